@@ -1,0 +1,55 @@
+"""Local-time arithmetic for waits and date triggers (pure; zoneinfo only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from backend.engine.sdk import Contact, StepContext
+
+UTC = UTC
+
+
+@cache
+def zone(name: str | None) -> ZoneInfo | timezone:
+    """An IANA zone by name; unknown or empty names fall back to UTC rather than failing a step."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def contact_zone(contact: Contact, ctx: StepContext) -> ZoneInfo | timezone:
+    if ctx.journey_timezone and ctx.journey_timezone != "contact":
+        return zone(ctx.journey_timezone)
+    return zone(contact.timezone)
+
+
+def parse_hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def next_local_time(now: datetime, tz, at: time, weekdays: list[int] | None = None) -> datetime:
+    """The first moment at or after ``now`` that is ``at`` o'clock local time on one of ``weekdays``
+    (0 = Monday; empty = any day). Works across DST changes because it builds local wall times."""
+    local_now = now.astimezone(tz)
+    for offset in range(0, 8):
+        day = local_now.date() + timedelta(days=offset)
+        if weekdays and day.weekday() not in weekdays:
+            continue
+        candidate = datetime.combine(day, at, tzinfo=tz)
+        if candidate >= local_now:
+            return candidate.astimezone(UTC)
+    raise ValueError("no matching weekday")  # unreachable with valid weekdays
+
+
+def local_date(moment: datetime, tz) -> date:
+    return moment.astimezone(tz).date()
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

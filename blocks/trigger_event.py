@@ -1,0 +1,31 @@
+"""Start a journey when a contact performs an event (optionally only when its properties match)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from backend.engine.rules import EventName, PropertyFilter, matches_filters
+from backend.engine.sdk import BlockType, Event, Go, Item, StepContext
+
+
+class TriggerEventConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    event: EventName
+    where: list[PropertyFilter] = []
+
+
+class TriggerEvent(BlockType):
+    type = "trigger.event"
+    label = "When an event happens"
+    description = "Contacts enter when they perform an event, e.g. registration_started."
+    icon = "zap"
+    category = "trigger"
+    trigger = "event"
+    Config = TriggerEventConfig
+
+    def matches(self, config: TriggerEventConfig, event: Event) -> bool:
+        return event.name == config.event and matches_filters(
+            event.properties, config.where, event.occurred_at
+        )
+
+    def step(self, config: TriggerEventConfig, item: Item, ctx: StepContext) -> Go:
+        return Go("next")
