@@ -17,7 +17,6 @@ from backend.engine.sdk import (
     AddTags,
     Contact,
     Effect,
-    Event,
     EventQuery,
     Exit,
     Go,
@@ -36,21 +35,11 @@ MAX_STEPS_PER_TICK = 64
 parked until the next tick."""
 
 
-class Cursor(msgspec.Struct, kw_only=True):
-    """An enrollment as the interpreter sees it: where it is and what it knows."""
-
-    enrollment_id: int
-    contact: Contact
-    node_id: str
-    entered_at: datetime
-    state: dict[str, Any] = {}
-    event: Event | None = None
-    context: dict[str, Any] = {}
-    fresh: bool = False
-    """True when the enrollment arrived on ``node_id`` in this tick (its entry is logged once)."""
+Cursor = Item
+"""The interpreter moves an :class:`Item` from node to node, updating it in place."""
 
 
-class Transition(msgspec.Struct, kw_only=True):
+class Transition(msgspec.Struct, kw_only=True, gc=False):
     """Where an enrollment ends up after this tick."""
 
     enrollment_id: int
@@ -63,7 +52,7 @@ class Transition(msgspec.Struct, kw_only=True):
     exit_reason: str | None = None
 
 
-class StepRecord(msgspec.Struct, array_like=True):
+class StepRecord(msgspec.Struct, array_like=True, gc=False):
     enrollment_id: int
     contact_id: int
     node_id: str
@@ -143,19 +132,8 @@ def advance(
             version_id=version_id,
             journey_timezone=graph.graph.settings.timezone,
         )
-        items = [
-            Item(
-                enrollment_id=c.enrollment_id,
-                contact=c.contact,
-                entered_at=c.entered_at,
-                state=c.state,
-                event=c.event,
-                context=c.context,
-            )
-            for c in batch
-        ]
         started = timer() if timer else 0.0
-        outcomes = compiled.block.step_batch(compiled.config, items, ctx)
+        outcomes = compiled.block.step_batch(compiled.config, batch, ctx)
         if len(outcomes) != len(batch):
             raise RuntimeError(
                 f"block {compiled.block.type} returned {len(outcomes)} outcomes for {len(batch)} items"

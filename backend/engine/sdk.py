@@ -44,7 +44,7 @@ class EventQuery(msgspec.Struct, frozen=True):
     where: tuple[tuple[str, Any], ...] = ()
 
 
-class Contact(msgspec.Struct, kw_only=True):
+class Contact(msgspec.Struct, kw_only=True, gc=False):
     """Snapshot of a contact for the duration of one batch. Effects mutate it in memory so that the next
     block in the same tick sees the tag that the previous one added."""
 
@@ -91,11 +91,12 @@ class Event(msgspec.Struct, kw_only=True):
     occurred_at: datetime | None = None
 
 
-class Item(msgspec.Struct, kw_only=True):
+class Item(msgspec.Struct, kw_only=True, gc=False):
     """One enrollment sitting on one node."""
 
     enrollment_id: int
     contact: Contact
+    node_id: str = ""
     entered_at: datetime
     """When the enrollment arrived at this node (a wait measures from here)."""
     state: dict[str, Any] = {}
@@ -104,6 +105,8 @@ class Item(msgspec.Struct, kw_only=True):
     """The event that woke this enrollment, if an event did."""
     context: dict[str, Any] = {}
     """Journey context fixed at enrollment (e.g. the trigger event), read-only."""
+    fresh: bool = False
+    """True when the enrollment arrived on the node in this tick (its arrival is logged once)."""
 
 
 class StepContext(msgspec.Struct, kw_only=True):
@@ -146,14 +149,14 @@ class SendMessage(msgspec.Struct, tag="send_message", kw_only=True):
 Effect = AddTags | RemoveTags | SetAttributes | SendMessage
 
 
-class Go(msgspec.Struct):
+class Go(msgspec.Struct, gc=False):
     """Leave the node through ``port``."""
 
     port: str = "next"
     effects: Sequence[Effect] = ()
 
 
-class Wait(msgspec.Struct, kw_only=True):
+class Wait(msgspec.Struct, kw_only=True, gc=False):
     """Stay on the node. The step runs again at ``until`` or when ``event`` arrives, whichever first.
     Both None means "wait for something else to wake me" (e.g. an API call)."""
 

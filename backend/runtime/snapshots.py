@@ -1,0 +1,124 @@
+"""Batch loading of what blocks need: contact snapshots, subscriptions, event counts. One query per
+kind per batch, never one per contact."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from backend.db.fastsql import FastSQL
+from backend.db.models import Event as EventRow
+from backend.db.models import Subscription as SubscriptionRow
+from backend.engine.rules import matches_frozen_filters
+from backend.engine.sdk import Contact, EventQuery, Needs, Subscription
+
+CHUNK = 5000
+"""Ids per IN (...) list; well under SQLite's 32,766 bound parameters."""
+
+_events = EventRow.__table__
+_subscriptions = SubscriptionRow.__table__
+
+
+def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def load_contacts(conn: sa.Connection, ids: Iterable[int]) -> dict[int, Contact]:
+    fast = FastSQL(conn)
+    read_json = fast.read_json
+    ids = sorted(set(ids))
+    out: dict[int, Contact] = {}
+    for part in chunks(ids):
+        in_list, params = fast.id_list(part)
+        rows = fast.all(
+            "SELECT id, external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent,"
+            f" timezone, locale FROM contacts WHERE id {in_list}",
+            params,
+        )
+        for cid, ext, attrs, tags, email, phone, openid, push, consent, tz, locale in rows:
+            out[cid] = Contact(
+                id=cid,
+                external_id=ext,
+                attributes=read_json(attrs) or {},
+                tags=set(read_json(tags) or ()),
+                email=email,
+                phone=phone,
+                wechat_openid=openid,
+                push_tokens=read_json(push) or [],
+                consent=read_json(consent) or {},
+                timezone=tz,
+                locale=locale,
+            )
+    return out
+
+
+def load_needs(
+    conn: sa.Connection, workspace_id: int, contacts: dict[int, Contact], needs: Needs, now: datetime
+) -> None:
+    """Fill ``subscriptions`` and ``event_counts`` on the snapshots in place."""
+    ids = sorted(contacts)
+    if needs.subscriptions:
+        for part in chunks(ids):
+            rows = conn.execute(
+                sa.select(
+                    _subscriptions.c.contact_id,
+                    _subscriptions.c.name,
+                    _subscriptions.c.status,
+                    _subscriptions.c.start_at,
+                    _subscriptions.c.end_at,
+                    _subscriptions.c.duration,
+                    _subscriptions.c.auto_renew,
+                    _subscriptions.c.auto_renew_before,
+                    _subscriptions.c.attributes,
+                ).where(_subscriptions.c.workspace_id == workspace_id, _subscriptions.c.contact_id.in_(part))
+            )
+            grouped: dict[int, list[Subscription]] = defaultdict(list)
+            for cid, name, status, start, end, duration, renew, renew_before, attrs in rows:
+                grouped[cid].append(
+                    Subscription(
+                        name=name,
+                        status=status,
+                        start_at=start,
+                        end_at=end,
+                        duration=duration,
+                        auto_renew=renew,
+                        auto_renew_before=renew_before,
+                        attributes=attrs or {},
+                    )
+                )
+            for cid in part:
+                contacts[cid].subscriptions = grouped.get(cid, [])
+    for query in needs.events:
+        counts = count_events(conn, workspace_id, ids, query, now)
+        for cid in ids:
+            contact = contacts[cid]
+            if not contact.event_counts:
+                contact.event_counts = {}
+            contact.event_counts[query] = counts.get(cid, 0)
+
+
+def count_events(
+    conn: sa.Connection, workspace_id: int, contact_ids: Sequence[int], query: EventQuery, now: datetime
+) -> dict[int, int]:
+    conditions = [_events.c.workspace_id == workspace_id, _events.c.name == query.name]
+    if query.within is not None:
+        conditions.append(_events.c.occurred_at >= now - query.within)
+    counts: dict[int, int] = defaultdict(int)
+    for part in chunks(contact_ids):
+        where = [*conditions, _events.c.contact_id.in_(part)]
+        if not query.where:
+            rows = conn.execute(
+                sa.select(_events.c.contact_id, sa.func.count()).where(*where).group_by(_events.c.contact_id)
+            )
+            counts.update(dict(rows.tuples()))
+        else:
+            for cid, props in conn.execute(
+                sa.select(_events.c.contact_id, _events.c.properties).where(*where)
+            ):
+                if matches_frozen_filters(props or {}, query.where):
+                    counts[cid] += 1
+    return counts
