@@ -1,0 +1,59 @@
+/** Typed calls for every admin endpoint the SPA uses (docs/api.md). */
+import { api } from './client';
+import type {
+  BlockType,
+  Contact,
+  ContactEvent,
+  ContactSummary,
+  Graph,
+  Journey,
+  JourneyStats,
+  JourneyStatus,
+  JourneySummary,
+  JourneyVersion,
+  NodeContact,
+  Page,
+  Problem,
+  Session,
+  Vocabulary,
+} from './types';
+
+const journey = (id: number | string) => `/api/journeys/${encodeURIComponent(String(id))}`;
+
+export const auth = {
+  me: () => api.get<Session>('/api/auth/me'),
+  login: (email: string, password: string) => api.post<Session>('/api/auth/login', { email, password }),
+  logout: () => api.post<void>('/api/auth/logout'),
+};
+
+export const catalog = {
+  blockTypes: (locale: string) => api.get<BlockType[]>('/api/block-types', { locale }),
+  vocabulary: () => api.get<Vocabulary>('/api/vocabulary'),
+};
+
+export type JourneyAction = 'pause' | 'resume' | 'archive';
+
+export const journeys = {
+  list: (status?: JourneyStatus | '', cursor?: string | null) =>
+    api.get<Page<JourneySummary>>('/api/journeys', { status, cursor }),
+  create: (name: string) => api.post<Journey>('/api/journeys', { name }),
+  get: (id: number | string) => api.get<Journey>(journey(id)),
+  rename: (id: number, name: string) => api.patch<Journey>(journey(id), { name }),
+  saveDraft: (id: number | string, graph: Graph, revision: number) =>
+    api.put<{ revision: number; problems: Problem[] }>(`${journey(id)}/draft`, { graph, revision }),
+  validate: (id: number | string) => api.post<{ valid: boolean; problems: Problem[] }>(`${journey(id)}/validate`),
+  publish: (id: number | string, note?: string) => api.post<JourneyVersion>(`${journey(id)}/publish`, { note }),
+  act: (id: number | string, action: JourneyAction) => api.post<Journey>(`${journey(id)}/${action}`),
+  duplicate: (id: number, name?: string) => api.post<Journey>(`${journey(id)}/duplicate`, { name }),
+  versions: (id: number | string) => api.get<JourneyVersion[]>(`${journey(id)}/versions`),
+  stats: (id: number | string) => api.get<JourneyStats>(`${journey(id)}/stats`),
+  nodeContacts: (id: number | string, nodeId: string, status: 'waiting' | 'passed', cursor?: string | null) =>
+    api.get<Page<NodeContact>>(`${journey(id)}/nodes/${encodeURIComponent(nodeId)}/contacts`, { status, cursor }),
+};
+
+export const contacts = {
+  search: (q: string, cursor?: string | null) => api.get<Page<ContactSummary>>('/api/contacts', { q, cursor }),
+  get: (id: number | string) => api.get<Contact>(`/api/contacts/${encodeURIComponent(String(id))}`),
+  events: (id: number | string, cursor?: string | null) =>
+    api.get<Page<ContactEvent>>(`/api/contacts/${encodeURIComponent(String(id))}/events`, { cursor }),
+};

@@ -1,0 +1,32 @@
+/** Auto-layout with dagre: top to bottom, each port's target placed in port order. */
+import dagre from '@dagrejs/dagre';
+import type { BlockEdge, BlockNode } from './types';
+
+export const NODE_WIDTH = 240;
+export const NODE_HEIGHT = 96;
+
+export function autoLayout(nodes: readonly BlockNode[], edges: readonly BlockEdge[]): Map<string, { x: number; y: number }> {
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ rankdir: 'TB', nodesep: 48, ranksep: 72, marginx: 0, marginy: 0 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const node of nodes) {
+    g.setNode(node.id, {
+      width: node.measured?.width ?? NODE_WIDTH,
+      height: node.measured?.height ?? NODE_HEIGHT,
+    });
+  }
+  const ids = new Set(nodes.map((node) => node.id));
+  for (const edge of edges) {
+    if (ids.has(edge.source) && ids.has(edge.target)) g.setEdge(edge.source, edge.target);
+  }
+  dagre.layout(g);
+  const positions = new Map<string, { x: number; y: number }>();
+  for (const node of nodes) {
+    const laid = g.node(node.id);
+    const width = node.measured?.width ?? NODE_WIDTH;
+    const height = node.measured?.height ?? NODE_HEIGHT;
+    // dagre gives centres; React Flow positions are top-left corners.
+    positions.set(node.id, { x: Math.round(laid.x - width / 2), y: Math.round(laid.y - height / 2) });
+  }
+  return positions;
+}

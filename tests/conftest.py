@@ -1,0 +1,111 @@
+"""Shared fixtures. Every database test runs on SQLite and, when WAYMARK_TEST_DATABASE_URL is set, on
+PostgreSQL as well (the ``db_url`` fixture is parametrised over both)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from backend.clock import MovableClock
+from backend.db.migrate import upgrade
+from backend.db.models import Base
+from backend.db.session import make_engine, make_sessionmaker
+from backend.engine.registry import default_registry
+from backend.workspaces import NewWorkspace, create_workspace
+
+PG_URL = os.environ.get("WAYMARK_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    """A migrated SQLite file, copied per test (migrating per test would dominate the run time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return str(path)
+
+
+def _pg_database_url(worker: str) -> str:
+    """One PostgreSQL database per xdist worker, created and migrated once per session."""
+    base = sa.make_url(PG_URL)
+    name = f"{base.database}_{worker}"
+    admin = make_engine(str(base), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).scalar()
+        if exists:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            conn.exec_driver_sql(f'DROP DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_url(worker_id) -> str:
+    return _pg_database_url(worker_id)
+
+
+@pytest.fixture(scope="session")
+def worker_id(request) -> str:
+    return getattr(request.config, "workerinput", {}).get("workerid", "main")
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path, sqlite_template) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "waymark.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_url")
+    _truncate_all(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url) -> Iterator[sa.Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine):
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def registry():
+    return default_registry()
+
+
+@pytest.fixture
+def workspace(sessions) -> NewWorkspace:
+    with sessions.begin() as session:
+        return create_workspace(session, "acme", "Acme Inc.")
