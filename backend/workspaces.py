@@ -24,7 +24,11 @@ def new_key(session: Session, workspace_id: int, kind: str, name: str = "") -> t
         raise ValueError(f"unknown key kind {kind!r}")
     plain = KEY_PREFIX[kind] + secrets.token_urlsafe(32)
     row = ApiKey(
-        workspace_id=workspace_id, kind=kind, name=name, prefix=plain[: len(KEY_PREFIX[kind]) + 6], key_hash=hash_key(plain)
+        workspace_id=workspace_id,
+        kind=kind,
+        name=name,
+        prefix=plain[: len(KEY_PREFIX[kind]) + 6],
+        key_hash=hash_key(plain),
     )
     session.add(row)
     session.flush()

@@ -94,9 +94,7 @@ class User(Base):
 class Membership(Base):
     __tablename__ = "memberships"
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
-    )
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(sa.String(16), default="owner")  # owner | editor | viewer
 
 
@@ -176,9 +174,7 @@ class Journey(Base):
     workspace_id: Mapped[int] = _ws_fk()
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")
-    status: Mapped[str] = mapped_column(
-        sa.String(16), default="draft"
-    )  # draft | published | paused | archived
+    status: Mapped[str] = mapped_column(sa.String(16), default="draft")  # draft | published | paused | archived
     draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """The working copy the editor saves into; publishing snapshots it as a new version."""
     draft_revision: Mapped[int] = mapped_column(default=0)
@@ -352,9 +348,7 @@ class OutboxMessage(Base):
     node_id: Mapped[str | None] = mapped_column(sa.String(64))
     channel: Mapped[str] = mapped_column(sa.String(16))
     template_key: Mapped[str | None] = mapped_column(sa.String(200))
-    template_version_id: Mapped[int | None] = mapped_column(
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-    )
+    template_version_id: Mapped[int | None] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """What the step asked for (fallback channels, webhook request, journey context)."""
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
@@ -387,9 +381,7 @@ class NodeCounter(Base):
     journey with millions of step rows without counting them on every refresh."""
 
     __tablename__ = "node_counters"
-    journey_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True
-    )
+    journey_id: Mapped[int] = mapped_column(sa.ForeignKey("journeys.id", ondelete="CASCADE"), primary_key=True)
     node_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     outcome: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))

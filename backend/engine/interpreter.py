@@ -135,9 +135,7 @@ def advance(
         started = timer() if timer else 0.0
         outcomes = compiled.block.step_batch(compiled.config, batch, ctx)
         if len(outcomes) != len(batch):
-            raise RuntimeError(
-                f"block {compiled.block.type} returned {len(outcomes)} outcomes for {len(batch)} items"
-            )
+            raise RuntimeError(f"block {compiled.block.type} returned {len(outcomes)} outcomes for {len(batch)} items")
 
         next_node = graph.next_node
         for cursor, outcome in zip(batch, outcomes, strict=True):

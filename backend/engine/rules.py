@@ -69,9 +69,7 @@ class NotRule(msgspec.Struct, tag="not", tag_field="kind", kw_only=True, forbid_
     rule: Rule
 
 
-class AttributeRule(
-    msgspec.Struct, tag="attribute", tag_field="kind", kw_only=True, forbid_unknown_fields=True
-):
+class AttributeRule(msgspec.Struct, tag="attribute", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
     key: Key
     op: Op = "eq"
     value: Any = None
@@ -99,17 +97,13 @@ class EventRule(msgspec.Struct, tag="event", tag_field="kind", kw_only=True, for
         )
 
 
-class ReachableRule(
-    msgspec.Struct, tag="reachable", tag_field="kind", kw_only=True, forbid_unknown_fields=True
-):
+class ReachableRule(msgspec.Struct, tag="reachable", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
     """The contact has an address on the channel and has not unsubscribed from it."""
 
     channel: Literal["email", "sms", "wechat", "push"]
 
 
-class SubscriptionRule(
-    msgspec.Struct, tag="subscription", tag_field="kind", kw_only=True, forbid_unknown_fields=True
-):
+class SubscriptionRule(msgspec.Struct, tag="subscription", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
     """The contact has a product/subscription record matching every given field."""
 
     name: str | None = None
@@ -248,9 +242,7 @@ def _contains(actual: Any, expected: Any) -> bool:
     return False
 
 
-def matches_filters(
-    properties: dict[str, Any], filters: list[PropertyFilter], now: datetime | None = None
-) -> bool:
+def matches_filters(properties: dict[str, Any], filters: list[PropertyFilter], now: datetime | None = None) -> bool:
     return all(compare(lookup(properties, f.key), f.op, f.value, now) for f in filters)
 
 
@@ -299,9 +291,7 @@ def _subscription_matches(rule: SubscriptionRule, sub, now: datetime) -> bool:
         return False
     if rule.ends_within is not None and not (sub.end_at and now <= sub.end_at <= now + rule.ends_within):
         return False
-    return not (
-        rule.ended_within is not None and not (sub.end_at and now - rule.ended_within <= sub.end_at < now)
-    )
+    return not (rule.ended_within is not None and not (sub.end_at and now - rule.ended_within <= sub.end_at < now))
 
 
 def event_queries(rule: Rule) -> list[EventQuery]:

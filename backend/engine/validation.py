@@ -112,9 +112,7 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
         if node is None:
             continue
         if node.id in node_index:
-            problems.append(
-                Problem(f"/nodes/{i}/id", f"node id {node.id!r} is used twice", "duplicate_id", node.id)
-            )
+            problems.append(Problem(f"/nodes/{i}/id", f"node id {node.id!r} is used twice", "duplicate_id", node.id))
             continue
         node_index[node.id] = i
         parsed_nodes.append(node)
@@ -160,9 +158,7 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
             ref = getattr(edge, end)
             if ref not in node_index:
                 problems.append(
-                    Problem(
-                        f"/edges/{i}/{end}", f"edge points to a node that does not exist: {ref!r}", "dangling"
-                    )
+                    Problem(f"/edges/{i}/{end}", f"edge points to a node that does not exist: {ref!r}", "dangling")
                 )
         source = nodes.get(edge.source)
         if source is not None and edge.port not in source.ports:
@@ -199,14 +195,8 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
             )
 
     triggers = [nid for nid, cn in nodes.items() if cn.block.category == "trigger"]
-    if (
-        parsed_nodes
-        and not triggers
-        and not any(p.code in ("unknown_type", "unknown_version") for p in problems)
-    ):
-        problems.append(
-            Problem("/nodes", "the journey has no trigger; add one so contacts can enter", "no_trigger")
-        )
+    if parsed_nodes and not triggers and not any(p.code in ("unknown_type", "unknown_version") for p in problems):
+        problems.append(Problem("/nodes", "the journey has no trigger; add one so contacts can enter", "no_trigger"))
     elif not parsed_nodes:
         problems.append(Problem("/nodes", "the journey is empty; add a trigger", "no_trigger"))
 

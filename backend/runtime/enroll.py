@@ -56,7 +56,11 @@ def enroll(
             _enr.c.journey_id == journey_id, _enr.c.contact_id.in_(part)
         )
         for contact_id, status, key in conn.execute(query):
-            if (trigger_key is not None and key == trigger_key) or reentry == "never" or (reentry == "after_exit" and status == "active"):
+            if (
+                (trigger_key is not None and key == trigger_key)
+                or reentry == "never"
+                or (reentry == "after_exit" and status == "active")
+            ):
                 blocked.add(contact_id)
     percent = graph.settings.control_group_percent
     rows = []

@@ -130,9 +130,7 @@ def _exit_and_convert(conn, cache, workspace_id, events, now, effects: EventEffe
                 }
             )
     if conversions:
-        conn.execute(
-            sa.update(_enr).where(_enr.c.id == sa.bindparam("_id")).values(converted_at=now), conversions
-        )
+        conn.execute(sa.update(_enr).where(_enr.c.id == sa.bindparam("_id")).values(converted_at=now), conversions)
         effects.converted += len(conversions)
     if exits:
         conn.execute(

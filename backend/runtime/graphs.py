@@ -26,9 +26,7 @@ class GraphCache:
             if compiled is not None:
                 self._items.move_to_end(version_id)
                 return compiled
-        graph = conn.execute(
-            sa.select(JourneyVersion.graph).where(JourneyVersion.id == version_id)
-        ).scalar_one()
+        graph = conn.execute(sa.select(JourneyVersion.graph).where(JourneyVersion.id == version_id)).scalar_one()
         compiled = compile_graph(graph, self.registry)
         with self._lock:
             self._items[version_id] = compiled

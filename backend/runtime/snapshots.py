@@ -116,9 +116,7 @@ def count_events(
             )
             counts.update(dict(rows.tuples()))
         else:
-            for cid, props in conn.execute(
-                sa.select(_events.c.contact_id, _events.c.properties).where(*where)
-            ):
+            for cid, props in conn.execute(sa.select(_events.c.contact_id, _events.c.properties).where(*where)):
                 if matches_frozen_filters(props or {}, query.where):
                     counts[cid] += 1
     return counts

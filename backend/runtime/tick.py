@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -51,6 +52,9 @@ class Ticker:
         self.batch_size = batch_size
         self.is_postgres = engine.dialect.name == "postgresql"
         self.profile = False
+        self.after_claim: Callable[[list], None] | None = None
+        """Test hook: runs inside the transaction right after claiming (crash-safety tests kill the
+        process here)."""
 
     def run_until_idle(self, max_batches: int | None = None) -> BatchReport:
         """Run batches until nothing is due (or ``max_batches``); returns the totals."""
@@ -74,6 +78,8 @@ class Ticker:
             report.claimed = len(rows)
             if not rows:
                 return report
+            if self.after_claim is not None:
+                self.after_claim(rows)
             mark = time.perf_counter()
             contacts = load_contacts(conn, {r.contact_id for r in rows})
             originals = (
@@ -107,17 +113,13 @@ class Ticker:
                 )
                 cursors = [_cursor(row, contacts[row.contact_id]) for row in version_rows]
                 mark = time.perf_counter()
-                result = advance(
-                    compiled, cursors, now, journey_id=journey_id, version_id=version_id, timer=timer
-                )
+                result = advance(compiled, cursors, now, journey_id=journey_id, version_id=version_id, timer=timer)
                 report.phase_seconds["interpret"] = report.phase_seconds.get("interpret", 0.0) + (
                     time.perf_counter() - mark
                 )
                 results.append((workspace_id, journey_id, version_id, result))
                 for block_type, secs in result.seconds_per_node.items():
-                    report.seconds_per_block[block_type] = (
-                        report.seconds_per_block.get(block_type, 0.0) + secs
-                    )
+                    report.seconds_per_block[block_type] = report.seconds_per_block.get(block_type, 0.0) + secs
                 if self.profile:
                     for step in result.steps:
                         block_type = compiled.nodes[step.node_id].block.type
@@ -282,9 +284,7 @@ class Ticker:
             ids.append(c.id)
             added.append(fast.json(sorted(c.tags - tags_before)))
             removed.append(fast.json(sorted(tags_before - c.tags)))
-            attrs.append(
-                fast.json({k: v for k, v in c.attributes.items() if attrs_before.get(k, _MISSING) != v})
-            )
+            attrs.append(fast.json({k: v for k, v in c.attributes.items() if attrs_before.get(k, _MISSING) != v}))
         fast.conn.exec_driver_sql(
             "UPDATE contacts AS c SET tags = (SELECT COALESCE(jsonb_agg(DISTINCT t ORDER BY t), '[]'::jsonb)"
             " FROM jsonb_array_elements_text(c.tags || v.added::jsonb) AS t"

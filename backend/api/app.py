@@ -1,0 +1,98 @@
+"""The Litestar application: ingestion under /v1, admin API under /api, OpenAPI under /schema, the SPA
+at /. Handlers are sync (SQLAlchemy sync engine) and run in Litestar's thread pool."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from backend.api.auth import KeyCache, principal_dependency, require_admin, require_write_key
+from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.journeys import JourneyController
+from backend.api.meta import MetaController
+from backend.services import Services
+
+log = logging.getLogger("waymark")
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+API_HANDLERS: list = [MetaController, JourneyController]
+"""Admin API controllers (mounted under /api, admin key or signed-in user required)."""
+
+INGEST_HANDLERS: list = []
+"""Segment-compatible ingestion handlers (mounted under /v1, write key required)."""
+
+PUBLIC_HANDLERS: list = []
+"""Routes with their own auth: sign-in, tracking links, the SPA."""
+
+
+def _register_optional_modules() -> None:
+    """Feature modules add themselves to the lists above when imported."""
+    import importlib
+
+    for name in (
+        "backend.api.ingest",
+        "backend.api.contacts",
+        "backend.api.keys",
+        "backend.api.sessions",
+        "backend.api.templates",
+        "backend.api.providers",
+        "backend.api.tracking",
+        "backend.api.spa",
+    ):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def create_app(services: Services, *, on_startup: list | None = None, on_shutdown: list | None = None) -> Litestar:
+    _register_optional_modules()
+    api = Router(
+        path="/api",
+        route_handlers=list(dict.fromkeys(API_HANDLERS)),
+        guards=[require_admin],
+        security=[{"adminKey": []}, {"session": []}],
+    )
+    ingest = Router(
+        path="/v1",
+        route_handlers=list(dict.fromkeys(INGEST_HANDLERS)),
+        guards=[require_write_key],
+        security=[{"writeKey": []}],
+        tags=["ingestion"],
+    )
+    app = Litestar(
+        route_handlers=[api, ingest, *dict.fromkeys(PUBLIC_HANDLERS)],
+        dependencies={
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
+            "principal": Provide(principal_dependency, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="Waymark API",
+            version="1",
+            description="Segment-compatible ingestion (/v1) and the admin API (/api). See docs/api.md.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "writeKey": SecurityScheme(type="http", scheme="basic", description="write key as user name"),
+                    "adminKey": SecurityScheme(type="http", scheme="bearer", description="admin key"),
+                    "session": SecurityScheme(type="apiKey", security_scheme_in="cookie", name="waymark_session"),
+                }
+            ),
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        on_startup=on_startup or [],
+        on_shutdown=on_shutdown or [],
+        debug=False,
+    )
+    app.state.services = services
+    app.state.key_cache = KeyCache()
+    return app

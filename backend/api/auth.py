@@ -1,0 +1,169 @@
+"""Who is calling: a write key (ingestion), an admin key, or a signed-in user (session cookie).
+
+Guards resolve the caller once per request and leave a :class:`Principal` on ``request.state``; the
+handlers read it through the ``principal`` dependency. Keys are looked up by SHA-256 hash and cached
+for a few seconds, so a busy ingestion endpoint does not hit the keys table per call.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from backend.db.models import ApiKey, User
+from backend.services import Services
+from backend.workspaces import hash_key
+
+KEY_CACHE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    workspace_id: int
+    kind: str  # write_key | admin_key | user
+    key_id: int | None = None
+    key_prefix: str | None = None
+    user_id: int | None = None
+    user_name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Who did something, as shown in version lists and audit trails."""
+        if self.user_name:
+            return self.user_name
+        return f"key {self.key_prefix}…" if self.key_prefix else self.kind
+
+
+class KeyCache:
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, services: Services, plain: str) -> Principal | None:
+        digest = hash_key(plain)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(digest)
+            if hit and hit[0] > now:
+                return hit[1]
+        with services.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.kind, ApiKey.prefix).where(
+                    ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
+                )
+            ).first()
+        principal = (
+            Principal(workspace_id=row.workspace_id, kind=f"{row.kind}_key", key_id=row.id, key_prefix=row.prefix)
+            if row
+            else None
+        )
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[digest] = (now + KEY_CACHE_SECONDS, principal)
+        return principal
+
+    def forget(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def services_of(connection: ASGIConnection) -> Services:
+    return connection.app.state.services
+
+
+def key_cache_of(connection: ASGIConnection) -> KeyCache:
+    return connection.app.state.key_cache
+
+
+def _basic_user(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0]
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def require_write_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Segment-style: the write key is the Basic-auth user name (a bearer token works as well)."""
+    header = connection.headers.get("authorization", "")
+    key = _basic_user(header) or _bearer(header)
+    if not key:
+        raise NotAuthorizedException(
+            "Send your workspace write key as the Basic-auth user name",
+            headers={"WWW-Authenticate": 'Basic realm="waymark ingestion"'},
+        )
+    principal = key_cache_of(connection).lookup(services_of(connection), key)
+    if principal is None:
+        raise NotAuthorizedException(
+            "Unknown or revoked write key", headers={"WWW-Authenticate": 'Basic realm="waymark ingestion"'}
+        )
+    if principal.kind not in ("write_key", "admin_key"):
+        raise PermissionDeniedException("This key cannot ingest data")
+    connection.state.principal = principal
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Admin key (bearer) or a signed-in user; cookie sessions must echo the CSRF token on writes."""
+    header = connection.headers.get("authorization", "")
+    token = _bearer(header)
+    if token:
+        principal = key_cache_of(connection).lookup(services_of(connection), token)
+        if principal is None:
+            raise NotAuthorizedException("Unknown or revoked API key")
+        if principal.kind != "admin_key":
+            raise PermissionDeniedException("Write keys can only send data to /v1; use an admin key for /api")
+        connection.state.principal = principal
+        return
+    session = read_session(connection)
+    if session is None:
+        raise NotAuthorizedException("Sign in, or send an admin key as a bearer token")
+    if connection.scope["method"] not in SAFE_METHODS:
+        sent = connection.headers.get("x-csrf-token", "")
+        if not sent or not hmac.compare_digest(sent, session.csrf):
+            raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+    connection.state.principal = session.principal
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    principal: Principal
+    csrf: str
+
+
+def read_session(connection: ASGIConnection) -> SessionInfo | None:
+    """Resolve the session cookie, if the sessions module is installed on the app."""
+    reader = getattr(connection.app.state, "session_reader", None)
+    return reader(connection) if reader else None
+
+
+def user_name(services: Services, user_id: int) -> str | None:
+    with services.engine.connect() as conn:
+        return conn.execute(sa.select(User.name).where(User.id == user_id)).scalar()
+
+
+def principal_dependency(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # a handler outside the guarded routers asked for it
+        raise NotAuthorizedException("Not signed in")
+    return principal

@@ -1,0 +1,156 @@
+"""One error shape for every failure: ``{status, title, detail, problems: [{pointer, message}]}``.
+
+Nothing reaches the client as an HTML page or a bare 500 stack: validation errors name the field with
+a JSON pointer, and unexpected errors are logged with an id the operator can grep for.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from backend.engine.validation import GraphInvalid, Problem, msgspec_path_to_pointer
+
+log = logging.getLogger("waymark.api")
+
+
+class ProblemItem(msgspec.Struct, omit_defaults=True):
+    pointer: str
+    message: str
+    code: str | None = None
+    node_id: str | None = None
+
+
+class ProblemDetail(msgspec.Struct, omit_defaults=True):
+    status: int
+    title: str
+    detail: str | None = None
+    problems: list[ProblemItem] | None = None
+
+
+class ApiError(HTTPException):
+    """An error with a specific status, a human title and optional per-field problems."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        problems: list[ProblemItem] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status, detail=title, headers=headers)
+        self.title = title
+        self.problem_detail = detail
+        self.problems = problems
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, f"{what} not found")
+
+
+def bad_request(pointer: str, message: str, title: str = "The request has problems") -> ApiError:
+    return ApiError(400, title, message, [ProblemItem(pointer, message)])
+
+
+def from_graph_problems(problems: list[Problem]) -> list[ProblemItem]:
+    return [ProblemItem(p.pointer, p.message, p.code, p.node_id) for p in problems]
+
+
+def _response(body: ProblemDetail, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=body.status,
+        media_type=MediaType.JSON,
+        headers=headers or {},
+    )
+
+
+def _api_error(_: Request, exc: ApiError) -> Response:
+    return _response(ProblemDetail(exc.status_code, exc.title, exc.problem_detail, exc.problems), exc.headers)
+
+
+_KEY_PATH = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def _pointer_from_key(key: str | None) -> str:
+    if not key:
+        return ""
+    parts = []
+    for token in _KEY_PATH.findall(key):
+        parts.append(token[1:-1] if token.startswith("[") else token)
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _validation_error(_: Request, exc: ValidationException) -> Response:
+    problems: list[ProblemItem] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        suffix, message = msgspec_path_to_pointer(message)
+        source = getattr(item.get("source"), "value", item.get("source"))
+        key = item.get("key")
+        if source == "body":
+            pointer = suffix or _pointer_from_key(key if key != "body" else None)
+        else:
+            pointer = f"/{source}/{key}" if source and key else _pointer_from_key(key)
+            message = f"{message} (in {source} parameter {key!r})" if source and key else message
+        problems.append(ProblemItem(pointer, message))
+    detail = str(exc.detail)
+    if "Validation failed" in detail and problems:
+        detail = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in problems)
+    elif "JSON is malformed" in detail or "malformed" in detail.lower():
+        detail = "The body is not valid JSON: " + detail
+    return _response(ProblemDetail(400, "The request has problems", detail, problems or None))
+
+
+def _http_error(_: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException) and "WWW-Authenticate" not in headers:
+        headers["WWW-Authenticate"] = 'Bearer realm="waymark"'
+    title = str(exc.detail) if exc.detail else "Request failed"
+    if status == 413:
+        title = "The request body is too large"
+    return _response(ProblemDetail(status, title), headers)
+
+
+def _graph_invalid(_: Request, exc: GraphInvalid) -> Response:
+    return _response(
+        ProblemDetail(
+            422,
+            "The journey graph has problems",
+            f"{len(exc.problems)} problem(s)",
+            from_graph_problems(exc.problems),
+        )
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    incident = secrets.token_hex(6)
+    log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+    return _response(
+        ProblemDetail(
+            HTTP_500_INTERNAL_SERVER_ERROR,
+            "Internal error",
+            f"Something went wrong on our side (incident {incident}); nothing you sent was lost.",
+        )
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: _api_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    GraphInvalid: _graph_invalid,
+    Exception: _unexpected,
+}

@@ -1,0 +1,587 @@
+"""Journeys: create, edit the draft, validate, publish, pause, archive, and watch contacts flow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Controller, delete, get, patch, post, put
+from litestar.params import Parameter
+from sqlalchemy.orm import Session
+
+from backend.api.auth import Principal
+from backend.api.errors import ApiError, ProblemItem, bad_request, from_graph_problems, not_found
+from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.db.models import Contact, Enrollment, Journey, JourneyVersion, NodeCounter, StepLog, User
+from backend.engine.graph import empty_graph
+from backend.engine.validation import validate
+from backend.runtime import publishing
+from backend.runtime.enroll import enroll
+from backend.services import Services
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class JourneyCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    description: str = ""
+    graph: dict[str, Any] | None = None
+
+
+class JourneyPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name | None = None
+    description: str | None = None
+
+
+class DraftSave(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    graph: dict[str, Any]
+    revision: int | None = None
+    """The revision the editor loaded; a stale one is refused with 409 instead of overwriting."""
+
+
+class ValidateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    graph: dict[str, Any] | None = None
+
+
+class PublishRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    note: str = ""
+
+
+class DuplicateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name | None = None
+
+
+class EnrollRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    contact_ids: list[int] = []
+    external_ids: list[str] = []
+
+
+class JourneySummary(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    description: str
+    status: str
+    version: int | None
+    entered: int
+    active: int
+    completed: int
+    updated_at: datetime
+    updated_by: str | None
+
+
+class JourneyOut(JourneySummary, kw_only=True):
+    draft: dict[str, Any]
+    revision: int
+    published_version_id: int | None
+    created_at: datetime
+
+
+class VersionOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    id: int
+    number: int
+    status: str
+    published_at: datetime
+    published_by: str | None
+    note: str
+    migrated: int | None = None
+    graph: dict[str, Any] | None = None
+
+
+class DraftSaved(msgspec.Struct):
+    revision: int
+    problems: list[ProblemItem]
+
+
+class ValidationResult(msgspec.Struct):
+    valid: bool
+    problems: list[ProblemItem]
+
+
+class NodeStats(msgspec.Struct):
+    waiting: int
+    passed: int
+    outcomes: dict[str, int]
+
+
+class JourneyStats(msgspec.Struct):
+    nodes: dict[str, NodeStats]
+    entered: int
+    active: int
+    completed: int
+    exited: int
+    control: int
+    converted: int
+
+
+class NodeContact(msgspec.Struct):
+    contact_id: int
+    external_id: str | None
+    email: str | None
+    entered_at: datetime
+    due_at: datetime | None = None
+
+
+class EnrollResponse(msgspec.Struct):
+    enrolled: int
+    control: int
+    skipped: int
+    unknown: list[str]
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _journey(session: Session, principal: Principal, journey_id: int, *, lock: bool = False) -> Journey:
+    query = sa.select(Journey).where(Journey.id == journey_id, Journey.workspace_id == principal.workspace_id)
+    if lock:
+        query = query.with_for_update()
+    journey = session.execute(query).scalar_one_or_none()
+    if journey is None:
+        raise not_found("journey")
+    return journey
+
+
+def _counts(session: Session, workspace_id: int, journey_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {j: {} for j in journey_ids}
+    if not journey_ids:
+        return out
+    rows = session.execute(
+        sa.select(Enrollment.journey_id, Enrollment.status, sa.func.count())
+        .where(Enrollment.workspace_id == workspace_id, Enrollment.journey_id.in_(journey_ids))
+        .group_by(Enrollment.journey_id, Enrollment.status)
+    )
+    for journey_id, status, count in rows:
+        out[journey_id][status] = count
+    return out
+
+
+def _user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).tuples().all())
+
+
+def _summary_fields(journey: Journey, counts: dict[str, int], version: int | None, names: dict[int, str]) -> dict:
+    return {
+        "id": journey.id,
+        "name": journey.name,
+        "description": journey.description,
+        "status": journey.status,
+        "version": version,
+        "entered": sum(counts.values()),
+        "active": counts.get("active", 0),
+        "completed": counts.get("completed", 0),
+        "updated_at": journey.updated_at,
+        "updated_by": names.get(journey.updated_by) if journey.updated_by else None,
+    }
+
+
+def _version_number(session: Session, version_id: int | None) -> int | None:
+    if version_id is None:
+        return None
+    return session.execute(sa.select(JourneyVersion.number).where(JourneyVersion.id == version_id)).scalar()
+
+
+def journey_out(session: Session, journey: Journey) -> JourneyOut:
+    counts = _counts(session, journey.workspace_id, [journey.id])[journey.id]
+    names = _user_names(session, {journey.updated_by})
+    return JourneyOut(
+        **_summary_fields(journey, counts, _version_number(session, journey.published_version_id), names),
+        draft=journey.draft,
+        revision=journey.draft_revision,
+        published_version_id=journey.published_version_id,
+        created_at=journey.created_at,
+    )
+
+
+def _version_out(version: JourneyVersion, names: dict[int, str], *, with_graph: bool = False) -> VersionOut:
+    by = names.get(version.published_by) if version.published_by else None
+    if by is None and version.published_by_key:
+        by = f"key {version.published_by_key}…"
+    return VersionOut(
+        id=version.id,
+        number=version.number,
+        status=version.status,
+        published_at=version.published_at,
+        published_by=by,
+        note=version.note,
+        graph=version.graph if with_graph else None,
+    )
+
+
+def _graph_or_empty(graph: dict[str, Any] | None) -> dict[str, Any]:
+    return graph if graph is not None else empty_graph()
+
+
+class JourneyController(Controller):
+    path = "/journeys"
+    tags = ["journeys"]
+
+    @get("/", sync_to_thread=True, summary="List journeys")
+    def list_journeys(
+        self,
+        services: Services,
+        principal: Principal,
+        status: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+    ) -> Page[JourneySummary]:
+        with services.sessions() as session:
+            query = sa.select(Journey).where(Journey.workspace_id == principal.workspace_id)
+            if status:
+                query = query.where(Journey.status == status)
+            else:
+                query = query.where(Journey.status != "archived")
+            after = decode_cursor(cursor)
+            if after is not None:
+                query = query.where(Journey.id < after)
+            journeys = session.execute(query.order_by(Journey.id.desc()).limit(limit + 1)).scalars().all()
+            more = len(journeys) > limit
+            journeys = journeys[:limit]
+            counts = _counts(session, principal.workspace_id, [j.id for j in journeys])
+            numbers = dict(
+                session.execute(
+                    sa.select(JourneyVersion.id, JourneyVersion.number).where(
+                        JourneyVersion.id.in_([j.published_version_id for j in journeys if j.published_version_id])
+                    )
+                ).all()
+            )
+            names = _user_names(session, {j.updated_by for j in journeys})
+            items = [
+                JourneySummary(**_summary_fields(j, counts[j.id], numbers.get(j.published_version_id), names))
+                for j in journeys
+            ]
+        return Page(items=items, next_cursor=encode_cursor(journeys[-1].id) if more else None)
+
+    @post("/", sync_to_thread=True, summary="Create a journey (as a draft)")
+    def create_journey(self, services: Services, principal: Principal, data: JourneyCreate) -> JourneyOut:
+        now = services.clock.now()
+        with services.sessions.begin() as session:
+            journey = Journey(
+                workspace_id=principal.workspace_id,
+                name=data.name,
+                description=data.description,
+                status="draft",
+                draft=_graph_or_empty(data.graph),
+                draft_revision=1,
+                created_at=now,
+                updated_at=now,
+                created_by=principal.user_id,
+                updated_by=principal.user_id,
+            )
+            session.add(journey)
+            session.flush()
+            return journey_out(session, journey)
+
+    @get("/{journey_id:int}", sync_to_thread=True, summary="Get a journey with its draft")
+    def get_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+        with services.sessions() as session:
+            return journey_out(session, _journey(session, principal, journey_id))
+
+    @patch("/{journey_id:int}", sync_to_thread=True, summary="Rename or describe a journey")
+    def patch_journey(
+        self, services: Services, principal: Principal, journey_id: int, data: JourneyPatch
+    ) -> JourneyOut:
+        with services.sessions.begin() as session:
+            journey = _journey(session, principal, journey_id)
+            if data.name is not None:
+                journey.name = data.name
+            if data.description is not None:
+                journey.description = data.description
+            journey.updated_at = services.clock.now()
+            journey.updated_by = principal.user_id
+            return journey_out(session, journey)
+
+    @put("/{journey_id:int}/draft", sync_to_thread=True, summary="Save the draft graph (may be invalid)")
+    def save_draft(self, services: Services, principal: Principal, journey_id: int, data: DraftSave) -> DraftSaved:
+        with services.sessions.begin() as session:
+            journey = _journey(session, principal, journey_id, lock=True)
+            if journey.status == "archived":
+                raise ApiError(409, "An archived journey cannot be edited; duplicate it instead")
+            if data.revision is not None and data.revision != journey.draft_revision:
+                raise ApiError(
+                    409,
+                    "The journey was changed elsewhere since you opened it",
+                    f"you edited revision {data.revision}, the latest is {journey.draft_revision}; reload to continue",
+                )
+            journey.draft = data.graph
+            journey.draft_revision += 1
+            journey.updated_at = services.clock.now()
+            journey.updated_by = principal.user_id
+            _, problems = validate(data.graph, services.registry)
+            return DraftSaved(journey.draft_revision, from_graph_problems(problems))
+
+    @post("/{journey_id:int}/validate", sync_to_thread=True, status_code=200, summary="Validate a graph")
+    def validate_graph(
+        self, services: Services, principal: Principal, journey_id: int, data: ValidateRequest | None = None
+    ) -> ValidationResult:
+        with services.sessions() as session:
+            journey = _journey(session, principal, journey_id)
+            graph = data.graph if data and data.graph is not None else journey.draft
+        _, problems = validate(graph, services.registry)
+        return ValidationResult(not problems, from_graph_problems(problems))
+
+    @post("/{journey_id:int}/publish", sync_to_thread=True, summary="Publish the draft as a new version")
+    def publish_journey(
+        self, services: Services, principal: Principal, journey_id: int, data: PublishRequest | None = None
+    ) -> VersionOut:
+        with services.sessions.begin() as session:
+            journey = _journey(session, principal, journey_id, lock=True)
+            if journey.status == "archived":
+                raise ApiError(409, "An archived journey cannot be published; duplicate it instead")
+            version, migrated = publishing.publish(
+                session,
+                journey,
+                registry=services.registry,
+                graphs=services.graphs,
+                now=services.clock.now(),
+                user_id=principal.user_id,
+                key_prefix=principal.key_prefix if principal.user_id is None else None,
+                note=data.note if data else "",
+            )
+            journey.updated_by = principal.user_id
+            out = _version_out(version, _user_names(session, {version.published_by}))
+            out.migrated = migrated
+            services.waker.notify(session.connection())
+        return out
+
+    @post("/{journey_id:int}/pause", sync_to_thread=True, status_code=200, summary="Pause a published journey")
+    def pause_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+        return self._transition(services, principal, journey_id, publishing.pause)
+
+    @post("/{journey_id:int}/resume", sync_to_thread=True, status_code=200, summary="Resume a paused journey")
+    def resume_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+        return self._transition(services, principal, journey_id, publishing.resume)
+
+    @post("/{journey_id:int}/archive", sync_to_thread=True, status_code=200, summary="Archive a journey")
+    def archive_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+        return self._transition(services, principal, journey_id, publishing.archive)
+
+    def _transition(self, services: Services, principal: Principal, journey_id: int, action) -> JourneyOut:
+        with services.sessions.begin() as session:
+            journey = _journey(session, principal, journey_id, lock=True)
+            try:
+                action(session, journey, services.clock.now())
+            except ValueError as exc:
+                raise ApiError(409, str(exc)) from exc
+            journey.updated_by = principal.user_id
+            session.flush()
+            out = journey_out(session, journey)
+            services.waker.notify(session.connection())
+            return out
+
+    @post("/{journey_id:int}/duplicate", sync_to_thread=True, summary="Copy a journey into a new draft")
+    def duplicate_journey(
+        self, services: Services, principal: Principal, journey_id: int, data: DuplicateRequest | None = None
+    ) -> JourneyOut:
+        now = services.clock.now()
+        with services.sessions.begin() as session:
+            source = _journey(session, principal, journey_id)
+            copy = Journey(
+                workspace_id=principal.workspace_id,
+                name=(data.name if data and data.name else f"{source.name} (copy)")[:200],
+                description=source.description,
+                status="draft",
+                draft=source.draft,
+                draft_revision=1,
+                created_at=now,
+                updated_at=now,
+                created_by=principal.user_id,
+                updated_by=principal.user_id,
+            )
+            session.add(copy)
+            session.flush()
+            return journey_out(session, copy)
+
+    @delete("/{journey_id:int}", sync_to_thread=True, summary="Delete a journey that was never published")
+    def delete_journey(self, services: Services, principal: Principal, journey_id: int) -> None:
+        with services.sessions.begin() as session:
+            journey = _journey(session, principal, journey_id)
+            if journey.published_version_id is not None:
+                raise ApiError(409, "A journey that was published keeps its history; archive it instead")
+            session.delete(journey)
+
+    @get("/{journey_id:int}/versions", sync_to_thread=True, summary="Published versions, newest first")
+    def list_versions(self, services: Services, principal: Principal, journey_id: int) -> list[VersionOut]:
+        with services.sessions() as session:
+            _journey(session, principal, journey_id)
+            versions = (
+                session.execute(
+                    sa.select(JourneyVersion)
+                    .where(JourneyVersion.journey_id == journey_id)
+                    .order_by(JourneyVersion.number.desc())
+                )
+                .scalars()
+                .all()
+            )
+            names = _user_names(session, {v.published_by for v in versions})
+            return [_version_out(v, names) for v in versions]
+
+    @get("/{journey_id:int}/versions/{number:int}", sync_to_thread=True, summary="One version with its graph")
+    def get_version(self, services: Services, principal: Principal, journey_id: int, number: int) -> VersionOut:
+        with services.sessions() as session:
+            _journey(session, principal, journey_id)
+            version = session.execute(
+                sa.select(JourneyVersion).where(
+                    JourneyVersion.journey_id == journey_id, JourneyVersion.number == number
+                )
+            ).scalar_one_or_none()
+            if version is None:
+                raise not_found("version")
+            return _version_out(version, _user_names(session, {version.published_by}), with_graph=True)
+
+    @get("/{journey_id:int}/stats", sync_to_thread=True, summary="Per-block and overall counts")
+    def stats(self, services: Services, principal: Principal, journey_id: int) -> JourneyStats:
+        with services.sessions() as session:
+            _journey(session, principal, journey_id)
+            nodes: dict[str, NodeStats] = {}
+
+            def node(node_id: str) -> NodeStats:
+                return nodes.setdefault(node_id, NodeStats(0, 0, {}))
+
+            version_ids = sa.select(JourneyVersion.id).where(JourneyVersion.journey_id == journey_id)
+            waiting = session.execute(
+                sa.select(Enrollment.node_id, sa.func.count())
+                .where(Enrollment.version_id.in_(version_ids), Enrollment.status == "active")
+                .group_by(Enrollment.node_id)
+            )
+            for node_id, count in waiting:
+                node(node_id).waiting = count
+            counters = session.execute(
+                sa.select(NodeCounter.node_id, NodeCounter.outcome, NodeCounter.count).where(
+                    NodeCounter.journey_id == journey_id
+                )
+            )
+            for node_id, outcome, count in counters:
+                stats = node(node_id)
+                stats.outcomes[outcome] = count
+                if outcome != "wait":
+                    stats.passed += count
+            totals = dict(
+                session.execute(
+                    sa.select(Enrollment.status, sa.func.count())
+                    .where(Enrollment.journey_id == journey_id)
+                    .group_by(Enrollment.status)
+                ).all()
+            )
+            converted = session.execute(
+                sa.select(sa.func.count()).where(
+                    Enrollment.journey_id == journey_id, Enrollment.converted_at.is_not(None)
+                )
+            ).scalar_one()
+        return JourneyStats(
+            nodes=nodes,
+            entered=sum(totals.values()),
+            active=totals.get("active", 0),
+            completed=totals.get("completed", 0),
+            exited=totals.get("exited", 0),
+            control=totals.get("control", 0),
+            converted=converted,
+        )
+
+    @get("/{journey_id:int}/nodes/{node_id:str}/contacts", sync_to_thread=True, summary="Contacts on a block")
+    def node_contacts(
+        self,
+        services: Services,
+        principal: Principal,
+        journey_id: int,
+        node_id: str,
+        status: str = "waiting",
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+    ) -> Page[NodeContact]:
+        if status not in ("waiting", "passed"):
+            raise bad_request("/query/status", "status must be 'waiting' or 'passed'")
+        after = decode_cursor(cursor)
+        with services.sessions() as session:
+            _journey(session, principal, journey_id)
+            if status == "waiting":
+                query = (
+                    sa.select(
+                        Enrollment.id,
+                        Contact.id,
+                        Contact.external_id,
+                        Contact.email,
+                        Enrollment.node_entered_at,
+                        Enrollment.due_at,
+                    )
+                    .join(Contact, Contact.id == Enrollment.contact_id)
+                    .where(
+                        Enrollment.journey_id == journey_id,
+                        Enrollment.node_id == node_id,
+                        Enrollment.status == "active",
+                    )
+                    .order_by(Enrollment.id.desc())
+                )
+                if after is not None:
+                    query = query.where(Enrollment.id < after)
+            else:
+                query = (
+                    sa.select(StepLog.id, Contact.id, Contact.external_id, Contact.email, StepLog.at, sa.null())
+                    .join(Contact, Contact.id == StepLog.contact_id)
+                    .where(StepLog.journey_id == journey_id, StepLog.node_id == node_id, StepLog.outcome != "wait")
+                    .order_by(StepLog.id.desc())
+                )
+                if after is not None:
+                    query = query.where(StepLog.id < after)
+            rows = session.execute(query.limit(limit + 1)).all()
+        items = [NodeContact(cid, ext, email, at, due) for _, cid, ext, email, at, due in rows[:limit]]
+        return Page(items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None)
+
+    @post("/{journey_id:int}/enrollments", sync_to_thread=True, status_code=200, summary="Enroll contacts by hand")
+    def enroll_contacts(
+        self, services: Services, principal: Principal, journey_id: int, data: EnrollRequest
+    ) -> EnrollResponse:
+        if not data.contact_ids and not data.external_ids:
+            raise bad_request("/contact_ids", "give contact_ids or external_ids")
+        if len(data.contact_ids) + len(data.external_ids) > 10_000:
+            raise bad_request("/contact_ids", "at most 10,000 contacts per call")
+        now = services.clock.now()
+        with services.sessions.begin() as session:
+            journey = _journey(session, principal, journey_id)
+            if journey.status != "published" or journey.published_version_id is None:
+                raise ApiError(409, f"Contacts can only enter a published journey (this one is {journey.status})")
+            conn = session.connection()
+            compiled = services.graphs.get(conn, journey.published_version_id)
+            manual = [n for n in compiled.triggers if compiled.nodes[n].block.trigger == "manual"]
+            if not manual:
+                raise ApiError(409, "This journey has no 'Enrolled manually' trigger")
+            ids = (
+                set(
+                    session.execute(
+                        sa.select(Contact.id).where(
+                            Contact.workspace_id == principal.workspace_id, Contact.id.in_(data.contact_ids)
+                        )
+                    ).scalars()
+                )
+                if data.contact_ids
+                else set()
+            )
+            unknown = [str(i) for i in data.contact_ids if i not in ids]
+            if data.external_ids:
+                found = dict(
+                    session.execute(
+                        sa.select(Contact.external_id, Contact.id).where(
+                            Contact.workspace_id == principal.workspace_id,
+                            Contact.external_id.in_(data.external_ids),
+                        )
+                    ).tuples()
+                )
+                ids.update(found.values())
+                unknown += [e for e in data.external_ids if e not in found]
+            result = enroll(
+                conn,
+                workspace_id=principal.workspace_id,
+                journey_id=journey.id,
+                version_id=journey.published_version_id,
+                graph=compiled,
+                trigger_node=manual[0],
+                contact_ids=sorted(ids),
+                now=now,
+                context={"source": "manual", "by": principal.label},
+            )
+            services.waker.notify(conn)
+        return EnrollResponse(result.enrolled, result.control, result.skipped, unknown)

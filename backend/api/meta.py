@@ -1,0 +1,69 @@
+"""Block types for the editor's palette and forms, and the workspace vocabulary for autocomplete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Controller, get
+
+from backend.api.auth import Principal
+from backend.db.models import Contact, Event, Template
+from backend.services import Services
+
+VOCABULARY_SAMPLE = 2000
+"""Attribute keys and tags are collected from the most recently updated contacts, not all of them."""
+
+
+class TemplateRef(msgspec.Struct):
+    key: str
+    name: str
+
+
+class Vocabulary(msgspec.Struct):
+    events: list[str]
+    attributes: list[str]
+    tags: list[str]
+    templates: list[TemplateRef]
+
+
+class MetaController(Controller):
+    path = "/"
+    tags = ["editor"]
+
+    @get("/block-types", summary="Block types with their config JSON Schemas", sync_to_thread=False)
+    def block_types(self, services: Services, locale: str | None = None) -> list[dict[str, Any]]:
+        return services.registry.describe(locale)
+
+    @get("/vocabulary", sync_to_thread=True, summary="Names used in this workspace, for autocomplete")
+    def vocabulary(self, services: Services, principal: Principal) -> Vocabulary:
+        ws = principal.workspace_id
+        with services.sessions() as session:
+            events = (
+                session.execute(
+                    sa.select(Event.name).where(Event.workspace_id == ws).group_by(Event.name).order_by(Event.name)
+                )
+                .scalars()
+                .all()
+            )
+            rows = session.execute(
+                sa.select(Contact.attributes, Contact.tags)
+                .where(Contact.workspace_id == ws)
+                .order_by(Contact.updated_at.desc())
+                .limit(VOCABULARY_SAMPLE)
+            ).all()
+            templates = session.execute(
+                sa.select(Template.key, Template.name).where(Template.workspace_id == ws).order_by(Template.name)
+            ).all()
+        attributes: set[str] = set()
+        tags: set[str] = set()
+        for attrs, contact_tags in rows:
+            attributes.update((attrs or {}).keys())
+            tags.update(contact_tags or ())
+        return Vocabulary(
+            events=list(events),
+            attributes=sorted(attributes),
+            tags=sorted(tags),
+            templates=[TemplateRef(k, n) for k, n in templates],
+        )
