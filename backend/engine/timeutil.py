@@ -35,15 +35,21 @@ def parse_hhmm(value: str) -> time:
 
 def next_local_time(now: datetime, tz, at: time, weekdays: list[int] | None = None) -> datetime:
     """The first moment at or after ``now`` that is ``at`` o'clock local time on one of ``weekdays``
-    (0 = Monday; empty = any day). Works across DST changes because it builds local wall times."""
+    (0 = Monday; empty = any day). Works across DST changes because it builds local wall times.
+
+    Candidates are compared as instants (in UTC): Python compares datetimes sharing a tzinfo by wall time,
+    which gets the repeated hour after a fall-back wrong. A time in that hour occurs twice (``fold`` 0 and
+    1); a time that does not exist (spring-forward gap) falls after the jump."""
     local_now = now.astimezone(tz)
     for offset in range(0, 8):
         day = local_now.date() + timedelta(days=offset)
         if weekdays and day.weekday() not in weekdays:
             continue
-        candidate = datetime.combine(day, at, tzinfo=tz)
-        if candidate >= local_now:
-            return candidate.astimezone(UTC)
+        first = datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+        second = datetime.combine(day, at, tzinfo=tz).replace(fold=1).astimezone(UTC)
+        for candidate in (first, second) if second > first else (first,):
+            if candidate >= now:
+                return candidate
     raise ValueError("no matching weekday")  # unreachable with valid weekdays
 
 
