@@ -30,3 +30,12 @@ export function autoLayout(nodes: readonly BlockNode[], edges: readonly BlockEdg
   }
   return positions;
 }
+
+/** The nodes moved to their laid-out positions (unchanged objects for nodes dagre did not place). */
+export function layoutNodes(nodes: readonly BlockNode[], edges: readonly BlockEdge[]): BlockNode[] {
+  const positions = autoLayout(nodes, edges);
+  return nodes.map((node) => {
+    const position = positions.get(node.id);
+    return position ? { ...node, position } : node;
+  });
+}

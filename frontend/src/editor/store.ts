@@ -14,7 +14,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { BlockType, NodeStats, Problem } from '../api/types';
 import { defaultValue, pointerToPath } from '../schema-form/schema';
 import { edgeId, nextNodeId, type Canvas } from './graph';
-import { autoLayout } from './layout';
+import { layoutNodes } from './layout';
 import { outputPorts, reconcileEdges } from './ports';
 import type { BlockEdge, BlockNode, GraphMeta } from './types';
 
@@ -321,13 +321,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
         const state = get();
         if (state.nodes.length === 0) return;
         record();
-        const positions = autoLayout(state.nodes, state.edges);
-        changed({
-          nodes: state.nodes.map((n) => {
-            const position = positions.get(n.id);
-            return position ? { ...n, position } : n;
-          }),
-        });
+        changed({ nodes: layoutNodes(state.nodes, state.edges) });
       },
 
       setProblems(problems, sentNodeIds) {

@@ -4,7 +4,7 @@
 export const UNITS = ['minutes', 'hours', 'days', 'weeks'] as const;
 export type Unit = (typeof UNITS)[number];
 
-const SECONDS: Record<Unit, number> = { minutes: 60, hours: 3600, days: 86400, weeks: 604800 };
+export const SECONDS: Record<Unit, number> = { minutes: 60, hours: 3600, days: 86400, weeks: 604800 };
 
 const PATTERN = /^(-)?P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
 

@@ -1,0 +1,42 @@
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Navigate, Route, Routes } from 'react-router';
+import { SignIn } from './auth/SignIn';
+import { useSession } from './auth/session';
+import { Layout } from './components/Layout';
+import { ErrorNotice, Loading } from './components/States';
+import { JourneysPage } from './pages/JourneysPage';
+
+// The canvas (React Flow, dagre) and the contact pages load when first opened.
+const EditorPage = lazy(() => import('./editor/EditorPage'));
+const ContactsPage = lazy(() => import('./pages/ContactsPage'));
+const ContactPage = lazy(() => import('./pages/ContactPage'));
+
+export function App() {
+  const { t } = useTranslation();
+  const session = useSession((s) => s.session);
+  const check = useSession((s) => s.check);
+  const [error, setError] = useState<Error | null>(null);
+
+  useEffect(() => {
+    check().catch((err: unknown) => setError(err as Error));
+  }, [check]);
+
+  if (error) return <ErrorNotice error={error} onRetry={() => window.location.reload()} />;
+  if (session === undefined) return <Loading />;
+  if (session === null) return <SignIn />;
+  return (
+    <Layout>
+      <Suspense fallback={<Loading />}>
+        <Routes>
+          <Route path="/" element={<Navigate to="/journeys" replace />} />
+          <Route path="/journeys" element={<JourneysPage />} />
+          <Route path="/journeys/:id" element={<EditorPage />} />
+          <Route path="/contacts" element={<ContactsPage />} />
+          <Route path="/contacts/:id" element={<ContactPage />} />
+          <Route path="*" element={<p className="page">{t('common.notFound')}</p>} />
+        </Routes>
+      </Suspense>
+    </Layout>
+  );
+}

@@ -1,0 +1,41 @@
+import { create } from 'zustand';
+import { ApiError, setCsrfToken, setUnauthorizedHandler } from '../api/client';
+import { auth } from '../api/endpoints';
+import type { Session } from '../api/types';
+
+interface SessionState {
+  /** undefined while we ask the server, null when signed out. */
+  session: Session | null | undefined;
+  check(): Promise<void>;
+  signIn(email: string, password: string): Promise<void>;
+  signOut(): Promise<void>;
+}
+
+export const useSession = create<SessionState>()((set) => {
+  const apply = (session: Session | null) => {
+    setCsrfToken(session?.csrf_token ?? null);
+    set({ session });
+  };
+  setUnauthorizedHandler(() => apply(null));
+  return {
+    session: undefined,
+    async check() {
+      try {
+        apply(await auth.me());
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) apply(null);
+        else throw error;
+      }
+    },
+    async signIn(email, password) {
+      apply(await auth.login(email, password));
+    },
+    async signOut() {
+      try {
+        await auth.logout();
+      } finally {
+        apply(null);
+      }
+    },
+  };
+});
