@@ -1,0 +1,209 @@
+"""`waymark` command line: one process for everything (`run`), or the scale-out parts separately."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from backend.config import load_settings
+from backend.services import Services
+
+log = logging.getLogger("waymark")
+
+
+def _services() -> Services:
+    return Services.create(load_settings())
+
+
+def _migrate(services: Services) -> None:
+    from backend.db.migrate import upgrade
+
+    upgrade(services.engine)
+
+
+def _serve(services: Services, host: str, port: int, *, on_startup=None, on_shutdown=None) -> None:
+    import uvicorn
+
+    from backend.api.app import create_app
+
+    app = create_app(services, on_startup=on_startup, on_shutdown=on_shutdown)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, access_log=False)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """API + SPA + scheduler + worker in one process, on SQLite under ./var by default."""
+    from backend.runtime import scheduler as sched
+    from backend.runtime.worker import Worker
+    from backend.seed import credentials_path, seed_demo
+
+    services = _services()
+    _migrate(services)
+    if not args.no_seed:
+        created = seed_demo(services)
+        if created:
+            print("\nCreated the demo workspace. Keep these; they are also in", credentials_path(services))
+            print(created.render())
+        elif credentials_path(services).exists():
+            print("\nDemo credentials (from", str(credentials_path(services)) + "):")
+            print(credentials_path(services).read_text())
+
+    inbox = None
+    if services.settings.smtp_url is None and services.settings.dev_inbox:
+        from backend.channels.devinbox import start_dev_inbox
+
+        inbox = start_dev_inbox(services.settings)
+        print(f"No SMTP server configured: mail goes to the dev inbox in {services.settings.var_dir / 'mail'}")
+
+    worker = Worker(services)
+    scheduler = sched.background(services)
+
+    def start() -> None:
+        worker.start_thread()
+        scheduler.start()
+
+    def stop() -> None:
+        scheduler.shutdown(wait=False)
+        worker.stop()
+        if inbox is not None:
+            inbox.stop()
+
+    print(f"Waymark is running at http://{args.host}:{args.port}  (API docs: /schema)\n")
+    _serve(services, args.host, args.port, on_startup=[start], on_shutdown=[stop])
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    _serve(_services(), args.host, args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from backend.runtime.worker import Worker
+
+    services = _services()
+    workers = [Worker(services, name=f"worker-{i + 1}") for i in range(args.threads)]
+    stopped = threading.Event()
+
+    def shutdown(*_):
+        stopped.set()
+        for w in workers:
+            w.stop_event.set()
+        services.waker.notify()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    for w in workers:
+        w.start_thread()
+    stopped.wait()
+    for w in workers:
+        w.stop()
+
+
+def cmd_scheduler(args: argparse.Namespace) -> None:
+    from backend.runtime.scheduler import run_blocking
+
+    run_blocking(_services())
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    _migrate(_services())
+    print("database is up to date")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from backend.seed import seed_demo
+
+    services = _services()
+    _migrate(services)
+    created = seed_demo(services, password=args.password)
+    if created is None:
+        print("a workspace already exists; nothing seeded", file=sys.stderr)
+        sys.exit(1)
+    print(created.render())
+
+
+def cmd_create_key(args: argparse.Namespace) -> None:
+    from backend.workspaces import new_key, workspace_by_slug
+
+    services = _services()
+    with services.sessions.begin() as session:
+        ws = workspace_by_slug(session, args.workspace)
+        if ws is None:
+            print(f"no workspace {args.workspace!r}", file=sys.stderr)
+            sys.exit(1)
+        _, plain = new_key(session, ws.id, args.kind, args.name)
+    print(plain)
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from backend.users import create_user
+    from backend.workspaces import workspace_by_slug
+
+    services = _services()
+    with services.sessions.begin() as session:
+        ws = workspace_by_slug(session, args.workspace)
+        if ws is None:
+            print(f"no workspace {args.workspace!r}", file=sys.stderr)
+            sys.exit(1)
+        create_user(session, args.email, args.password, args.name, workspace_id=ws.id, role=args.role)
+    print(f"created {args.email} in {args.workspace}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="waymark", description="Self-hosted journey builder")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def serving(p: argparse.ArgumentParser) -> None:
+        settings = load_settings()
+        p.add_argument("--host", default=settings.host)
+        p.add_argument("--port", type=int, default=settings.port)
+
+    run = sub.add_parser("run", help="everything in one process (migrate, seed, serve, schedule, work)")
+    serving(run)
+    run.add_argument("--no-seed", action="store_true", help="do not create the demo workspace")
+    run.set_defaults(func=cmd_run)
+
+    api = sub.add_parser("api", help="serve the API and the web app only")
+    serving(api)
+    api.set_defaults(func=cmd_api)
+
+    worker = sub.add_parser("worker", help="advance journeys and deliver messages")
+    worker.add_argument("--threads", type=int, default=1)
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("scheduler", help="fire ticks and scheduled jobs (run exactly one)").set_defaults(func=cmd_scheduler)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="create the demo workspace in an empty database")
+    seed.add_argument("--password", help="owner password (default: random)")
+    seed.set_defaults(func=cmd_seed)
+
+    key = sub.add_parser("create-key", help="create an API key and print it")
+    key.add_argument("--workspace", default="demo")
+    key.add_argument("--kind", choices=["write", "admin"], default="admin")
+    key.add_argument("--name", default="")
+    key.set_defaults(func=cmd_create_key)
+
+    user = sub.add_parser("create-user", help="create a user who can sign in")
+    user.add_argument("--workspace", default="demo")
+    user.add_argument("--email", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument("--name", default="")
+    user.add_argument("--role", choices=["owner", "editor", "viewer"], default="editor")
+    user.set_defaults(func=cmd_create_user)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
