@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -47,7 +48,7 @@ def enrollments(engine, journey_id: int) -> list[dict]:
 def linear_graph(*nodes: dict, settings: dict | None = None) -> dict:
     """Nodes connected in order through their ``next`` port (override with ``_port`` on a node)."""
     edges = []
-    for i, (a, b) in enumerate(zip(nodes, nodes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(nodes)):
         edges.append({"id": f"e{i}", "source": a["id"], "target": b["id"], "port": a.get("_port", "next")})
     clean = [{k: v for k, v in n.items() if k != "_port"} for n in nodes]
     return {"nodes": clean, "edges": edges, "settings": settings or {}}

@@ -206,7 +206,7 @@ def test_publishing_moves_waiting_contacts_by_node_id(services, ticker, workspac
         {"id": "wait", "type": "wait.duration", "config": {"duration": "P3D"}},
         {"id": "mail", "type": "send", "config": {"template": "old"}},
     )
-    journey_id, v1_id = publish_graph(services, workspace.id, v1)
+    journey_id, _ = publish_graph(services, workspace.id, v1)
     contact = add_contact(services.sessions, workspace.id)
     track(services, workspace.id, contact, "signup")
     ticker.run_until_idle()
