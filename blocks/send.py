@@ -16,12 +16,10 @@ class SendConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     channel: Annotated[Channel | Literal["best"], msgspec.Meta(title="Channel")] = "email"
     template: Annotated[
         str,
-        msgspec.Meta(
-            min_length=1, max_length=200, title="Template", extra_json_schema={"x-source": "templates"}
-        ),
+        msgspec.Meta(min_length=1, max_length=200, title="Template", extra_json_schema={"x-source": "templates"}),
     ]
-    fallback: Annotated[list[Channel], msgspec.Meta(title="Fallback order (for the best channel)")] = (
-        msgspec.field(default_factory=lambda: ["email", "push", "sms", "wechat"])
+    fallback: Annotated[list[Channel], msgspec.Meta(title="Fallback order (for the best channel)")] = msgspec.field(
+        default_factory=lambda: ["email", "push", "sms", "wechat"]
     )
     marketing: Annotated[
         bool, msgspec.Meta(title="Marketing message", description="Marketing messages respect unsubscribes")

@@ -41,9 +41,7 @@ class SplitRandom(BlockType):
         seen: set[str] = set()
         for i, branch in enumerate(config.branches):
             if branch.name in seen:
-                problems.append(
-                    ConfigProblem(f"/branches/{i}/name", f"branch name {branch.name!r} is used twice")
-                )
+                problems.append(ConfigProblem(f"/branches/{i}/name", f"branch name {branch.name!r} is used twice"))
             seen.add(branch.name)
         if sum(b.weight for b in config.branches) <= 0:
             problems.append(ConfigProblem("/branches", "at least one branch needs a weight above zero"))

@@ -18,9 +18,7 @@ class TriggerDateConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     source: Literal["attribute", "subscription_end"] = "attribute"
     attribute: Key | None = None
     subscription: Annotated[str | None, msgspec.Meta(title="Product name (any when empty)")] = None
-    offset_days: Annotated[
-        int, msgspec.Meta(ge=-3650, le=3650, title="Days after the date (negative: before)")
-    ] = 0
+    offset_days: Annotated[int, msgspec.Meta(ge=-3650, le=3650, title="Days after the date (negative: before)")] = 0
     at: HHMM = "09:00"
     yearly: Annotated[bool, msgspec.Meta(title="Every year (anniversaries, birthdays)")] = False
 

@@ -23,9 +23,7 @@ class TriggerEvent(BlockType):
     Config = TriggerEventConfig
 
     def matches(self, config: TriggerEventConfig, event: Event) -> bool:
-        return event.name == config.event and matches_filters(
-            event.properties, config.where, event.occurred_at
-        )
+        return event.name == config.event and matches_filters(event.properties, config.where, event.occurred_at)
 
     def step(self, config: TriggerEventConfig, item: Item, ctx: StepContext) -> Go:
         return Go("next")

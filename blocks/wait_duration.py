@@ -12,9 +12,7 @@ from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, Step
 
 
 class WaitDurationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    duration: Annotated[
-        timedelta, msgspec.Meta(title="Wait for", description="ISO 8601 duration, e.g. PT2H or P3D")
-    ]
+    duration: Annotated[timedelta, msgspec.Meta(title="Wait for", description="ISO 8601 duration, e.g. PT2H or P3D")]
 
 
 class WaitDuration(BlockType):
@@ -35,9 +33,7 @@ class WaitDuration(BlockType):
         until = item.entered_at + config.duration
         return Go("next") if ctx.now >= until else Wait(until=until)
 
-    def step_batch(
-        self, config: WaitDurationConfig, items: Sequence[Item], ctx: StepContext
-    ) -> list[Outcome]:
+    def step_batch(self, config: WaitDurationConfig, items: Sequence[Item], ctx: StepContext) -> list[Outcome]:
         duration, now, go = config.duration, ctx.now, Go("next")
         out: list[Outcome] = []
         append = out.append

@@ -17,13 +17,9 @@ Weekday = Annotated[int, msgspec.Meta(ge=0, le=6)]
 
 class WaitUntilConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mode: Literal["datetime", "time_of_day"] = "time_of_day"
-    datetime: Annotated[
-        datetime | None, msgspec.Meta(title="Date and time (UTC unless it has an offset)")
-    ] = None
+    datetime: Annotated[datetime | None, msgspec.Meta(title="Date and time (UTC unless it has an offset)")] = None
     time: HHMM | None = None
-    weekdays: Annotated[
-        list[Weekday], msgspec.Meta(title="Only on these weekdays (0 = Monday; empty = any day)")
-    ] = []
+    weekdays: Annotated[list[Weekday], msgspec.Meta(title="Only on these weekdays (0 = Monday; empty = any day)")] = []
 
 
 class WaitUntil(BlockType):

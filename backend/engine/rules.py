@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -93,7 +94,14 @@ class EventRule(msgspec.Struct, tag="event", tag_field="kind", kw_only=True, for
         return EventQuery(
             name=self.event,
             within=self.within,
-            where=tuple(sorted((f.key, (f.op, _freeze(f.value))) for f in self.where)),
+            # Sorted so that filter order does not matter; by repr because values of different types
+            # (null and a string on one key) do not order.
+            where=tuple(
+                sorted(
+                    ((f.key, (f.op, _freeze(f.value))) for f in self.where),
+                    key=lambda f: (f[0], f[1][0], repr(f[1][1])),
+                )
+            ),
         )
 
 
@@ -171,17 +179,42 @@ def _as_duration(value: Any) -> timedelta | None:
         return None
 
 
+def _number(value: Any) -> int | float | None:
+    """A number, or a string that spells one (attributes pushed over the API are often ``"42"``); booleans
+    are not numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    """JSON equality, except that a number equals a string spelling the same number (42 == "42")."""
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return type(actual) is type(expected) and actual == expected
+    if actual == expected:
+        return True
+    if isinstance(actual, int | float) or isinstance(expected, int | float):
+        a, b = _number(actual), _number(expected)
+        return a is not None and b is not None and a == b
+    return False
+
+
 def _ordered(actual: Any, expected: Any) -> tuple[Any, Any] | None:
     """Bring two values into a comparable pair (numbers with numbers, dates with dates), or None."""
     if isinstance(actual, bool) or isinstance(expected, bool):
         return None
-    if isinstance(actual, int | float) and isinstance(expected, int | float):
-        return actual, expected
-    if isinstance(actual, str) and isinstance(expected, int | float):
-        try:
-            return float(actual), expected
-        except ValueError:
-            return None
+    if isinstance(actual, int | float) or isinstance(expected, int | float):
+        a, b = _number(actual), _number(expected)
+        if a is not None and b is not None:
+            return a, b
     a, b = _as_datetime(actual), _as_datetime(expected)
     if a is not None and b is not None and isinstance(actual, str | datetime | date):
         return a, b
@@ -199,9 +232,9 @@ def compare(actual: Any, op: str, expected: Any, now: datetime | None = None) ->
     if actual is MISSING:
         return op in ("ne", "not_in", "not_contains")
     if op == "eq":
-        return actual == expected
+        return _equal(actual, expected)
     if op == "ne":
-        return actual != expected
+        return not _equal(actual, expected)
     if op in ("gt", "gte", "lt", "lte"):
         pair = _ordered(actual, expected)
         if pair is None:
@@ -223,14 +256,15 @@ def compare(actual: Any, op: str, expected: Any, now: datetime | None = None) ->
     if op == "ends_with":
         return isinstance(actual, str) and isinstance(expected, str) and actual.endswith(expected)
     if op == "in":
-        return isinstance(expected, list | tuple) and actual in expected
+        return isinstance(expected, list | tuple) and any(_equal(actual, e) for e in expected)
     if op == "not_in":
-        return isinstance(expected, list | tuple) and actual not in expected
+        return isinstance(expected, list | tuple) and not any(_equal(actual, e) for e in expected)
     if op in ("within_last", "more_than_ago"):
         moment, span = _as_datetime(actual), _as_duration(expected)
         if moment is None or span is None or now is None:
             return False
-        return moment >= now - span if op == "within_last" else moment < now - span
+        # "Within the last 7 days" is the past 7 days: a date still in the future is not in it.
+        return now - span <= moment <= now if op == "within_last" else moment < now - span
     raise ValueError(f"unknown operator {op!r}")
 
 

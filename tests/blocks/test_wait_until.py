@@ -120,7 +120,7 @@ def test_time_that_does_not_exist_on_spring_forward_night_is_released_that_night
 
 
 def test_arriving_in_the_repeated_hour_after_fall_back_waits_for_the_next_occurrence():
-    """On 27 October 2024 Warsaw lives 02:00–03:00 twice. A contact arriving at 02:10 in the second pass
+    """On 27 October 2024 Warsaw lives 02:00-03:00 twice. A contact arriving at 02:10 in the second pass
     (CET, 01:10 UTC) waiting for 02:30 is released at 02:30 CET (01:30 UTC), not at once because the
     first 02:30 (CEST, 00:30 UTC) has already gone by."""
     cfg = at("02:30")
