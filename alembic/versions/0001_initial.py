@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 19:43:55.608530
+Create Date: 2026-11-22 19:56:45.216673
 """
 
 from alembic import op
@@ -97,6 +97,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_contacts_anonymous_id', ['workspace_id', 'anonymous_id'], unique=False)
         batch_op.create_index('ix_contacts_email', ['workspace_id', 'email'], unique=False)
         batch_op.create_index('ix_contacts_phone', ['workspace_id', 'phone'], unique=False)
+        batch_op.create_index('uq_contacts_anonymous_only', ['workspace_id', 'anonymous_id'], unique=True, sqlite_where=sa.text('external_id IS NULL AND anonymous_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NULL AND anonymous_id IS NOT NULL'))
 
     op.create_table('journeys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -353,6 +354,7 @@ def downgrade() -> None:
 
     op.drop_table('journeys')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index('uq_contacts_anonymous_only', sqlite_where=sa.text('external_id IS NULL AND anonymous_id IS NOT NULL'), postgresql_where=sa.text('external_id IS NULL AND anonymous_id IS NOT NULL'))
         batch_op.drop_index('ix_contacts_phone')
         batch_op.drop_index('ix_contacts_email')
         batch_op.drop_index('ix_contacts_anonymous_id')

@@ -120,6 +120,16 @@ class Contact(Base):
     __table_args__ = (
         sa.UniqueConstraint("workspace_id", "external_id", name="uq_contacts_external_id"),
         sa.Index("ix_contacts_anonymous_id", "workspace_id", "anonymous_id"),
+        # One anonymous-only contact per anonymousId: two concurrent first events from a new visitor
+        # (page + track fire together) must not create two contacts.
+        sa.Index(
+            "uq_contacts_anonymous_only",
+            "workspace_id",
+            "anonymous_id",
+            unique=True,
+            sqlite_where=sa.text("external_id IS NULL AND anonymous_id IS NOT NULL"),
+            postgresql_where=sa.text("external_id IS NULL AND anonymous_id IS NOT NULL"),
+        ),
         sa.Index("ix_contacts_email", "workspace_id", "email"),
         sa.Index("ix_contacts_phone", "workspace_id", "phone"),
     )
