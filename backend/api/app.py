@@ -15,6 +15,7 @@ from backend.api.auth import KeyCache, principal_dependency, require_admin, requ
 from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.journeys import JourneyController
 from backend.api.meta import MetaController
+from backend.api.sessions import SessionController, read_session
 from backend.services import Services
 
 log = logging.getLogger("waymark")
@@ -27,7 +28,7 @@ API_HANDLERS: list = [MetaController, JourneyController]
 INGEST_HANDLERS: list = []
 """Segment-compatible ingestion handlers (mounted under /v1, write key required)."""
 
-PUBLIC_HANDLERS: list = []
+PUBLIC_HANDLERS: list = [SessionController]
 """Routes with their own auth: sign-in, tracking links, the SPA."""
 
 
@@ -39,7 +40,6 @@ def _register_optional_modules() -> None:
         "backend.api.ingest",
         "backend.api.contacts",
         "backend.api.keys",
-        "backend.api.sessions",
         "backend.api.templates",
         "backend.api.providers",
         "backend.api.tracking",
@@ -95,4 +95,5 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
     )
     app.state.services = services
     app.state.key_cache = KeyCache()
+    app.state.session_reader = read_session
     return app
