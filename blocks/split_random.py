@@ -3,7 +3,7 @@ and the node, so re-running a tick sends a contact down the same branch."""
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 from typing import Annotated
 
 import msgspec
@@ -49,9 +49,17 @@ class SplitRandom(BlockType):
 
     def step(self, config: SplitRandomConfig, item: Item, ctx: StepContext) -> Outcome:
         total = sum(b.weight for b in config.branches)
-        draw = zlib.crc32(f"{item.enrollment_id}:{ctx.node_id}".encode()) % total
+        draw = _draw(item.enrollment_id, ctx.node_id, total)
         for branch in config.branches:
             if draw < branch.weight:
                 return Go(branch.name)
             draw -= branch.weight
         raise AssertionError("weights exhausted")  # unreachable: draw < total
+
+
+def _draw(enrollment_id: int, node_id: str, total: int) -> int:
+    """A uniform draw in [0, total) fixed by (enrollment, node). A cryptographic hash, not CRC32: CRC is
+    linear, so two splits whose node ids have the same length (``split_random_1``, ``split_random_2``)
+    would send every contact down the same-named branch of both."""
+    digest = hashlib.blake2b(f"{enrollment_id}:{node_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % total
