@@ -1,0 +1,36 @@
+"""Installing the example third-party block package the way a user would (pip), into a private target
+directory, so it is visible only to processes started with that directory on PYTHONPATH."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PLUGIN_SOURCE = Path(__file__).parent / "plugins" / "acme_blocks"
+
+
+def install_acme_plugin(target: Path) -> Path:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(PLUGIN_SOURCE),
+        ],
+        check=True,
+    )
+    return target
+
+
+def env_with_plugin(target: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH")]))
+    return env
