@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from backend.engine.sdk import BlockType, Go, Item, Outcome, SendMessage, StepContext
+from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, SendMessage, StepContext
 
 Channel = Literal["email", "sms", "wechat", "push"]
 
@@ -33,6 +33,11 @@ class Send(BlockType):
     icon = "send"
     category = "action"
     Config = SendConfig
+
+    def check(self, config: SendConfig) -> list[ConfigProblem]:
+        if config.channel == "best" and not config.fallback:
+            return [ConfigProblem("/fallback", "list the channels to choose the best one from")]
+        return []
 
     def _outcome(self, config: SendConfig) -> Go:
         message = SendMessage(
