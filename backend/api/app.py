@@ -16,6 +16,7 @@ from backend.api.errors import EXCEPTION_HANDLERS
 from backend.api.journeys import JourneyController
 from backend.api.meta import MetaController
 from backend.api.sessions import SessionController, read_session
+from backend.api.spa import spa_routers
 from backend.services import Services
 
 log = logging.getLogger("waymark")
@@ -43,7 +44,6 @@ def _register_optional_modules() -> None:
         "backend.api.templates",
         "backend.api.providers",
         "backend.api.tracking",
-        "backend.api.spa",
     ):
         try:
             importlib.import_module(name)
@@ -68,7 +68,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
         tags=["ingestion"],
     )
     app = Litestar(
-        route_handlers=[api, ingest, *dict.fromkeys(PUBLIC_HANDLERS)],
+        route_handlers=[api, ingest, *dict.fromkeys(PUBLIC_HANDLERS), *spa_routers()],
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "principal": Provide(principal_dependency, sync_to_thread=False),
