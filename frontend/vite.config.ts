@@ -19,6 +19,16 @@ export default defineConfig({
     sourcemap: false,
     manifest: true,
     chunkSizeWarningLimit: 600,
+    rollupOptions: {
+      output: {
+        // Stable chunk names: `vendor` (React, router, i18n: loaded up front) and `canvas-vendor`
+        // (React Flow, dagre: loaded with the editor). dist/.vite/manifest.json lists what each needs.
+        manualChunks(id) {
+          if (!id.includes('node_modules')) return undefined;
+          return /@xyflow|@dagrejs|[\\/]d3-/.test(id) ? 'canvas-vendor' : 'vendor';
+        },
+      },
+    },
   },
   test: {
     environment: 'jsdom',

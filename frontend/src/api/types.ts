@@ -11,12 +11,17 @@ export interface Problem {
 export interface User {
   id: number;
   email: string;
-  name?: string | null;
+  name: string;
+  locale: string | null;
 }
 
 export interface Workspace {
   id: number;
+  slug: string;
   name: string;
+  timezone: string;
+  locale: string;
+  role: string;
 }
 
 export interface Session {

@@ -54,6 +54,8 @@ export async function initI18n(): Promise<void> {
     fallbackLng: 'en',
     supportedLngs: LANGUAGES.map((l) => l.code),
     interpolation: { escapeValue: false },
+    // Enum values and property names become keys (schema.enum.<value>): no namespaces in keys.
+    nsSeparator: false,
     returnNull: false,
   });
   await setLanguage(initialLanguage());
