@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     services = _services()
     _migrate(services)
     if not args.no_seed:
-        created = seed_demo(services)
+        created = seed_demo(services, password=os.environ.get("WAYMARK_DEMO_PASSWORD"))
         if created:
             print("\nCreated the demo workspace. Keep these; they are also in", credentials_path(services))
             print(created.render())
