@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -49,18 +50,26 @@ class CompiledGraph:
         return self.graph.settings
 
 
-_PATH_PART = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]|\[\"(.*?)\"\]|\['(.*?)'\]")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
 def msgspec_path_to_pointer(message: str) -> tuple[str, str]:
-    """Split a msgspec error ("Expected int, got str - at `$.a[0].b`") into (pointer suffix, message)."""
+    """Split a msgspec error ("Expected int, got str - at `$.a[0].b`") into (pointer suffix, message).
+
+    msgspec writes a field as ``.name`` (any characters but ``.`` and ``[``), an array index as ``[0]``,
+    and a mapping value as ``[...]`` without saying which key: the pointer stops at that mapping rather
+    than point at a member that does not exist."""
     match = re.search(r" - at `\$(.*)`$", message)
     if not match:
         return "", message
-    pointer = "".join(
-        "/" + _escape(next(g for g in m.groups() if g is not None)) for m in _PATH_PART.finditer(match[1])
-    )
-    return pointer, message[: match.start()]
+    path, position, parts = match[1], 0, []
+    while position < len(path):
+        part = _PATH_PART.match(path, position)
+        if part is None:
+            break
+        parts.append("/" + _escape(part[1] if part[1] is not None else part[2]))
+        position = part.end()
+    return "".join(parts), message[: match.start()]
 
 
 def _escape(token: str) -> str:
@@ -95,6 +104,14 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
         )
 
     settings = _convert(raw.get("settings", {}), Settings, "/settings", problems) or Settings()
+    if settings.timezone != "contact" and not _is_zone(settings.timezone):
+        problems.append(
+            Problem(
+                "/settings/timezone",
+                f"unknown timezone {settings.timezone!r}; use an IANA name such as Europe/Warsaw, or contact",
+                "invalid",
+            )
+        )
     raw_nodes = raw.get("nodes", [])
     raw_edges = raw.get("edges", [])
     if not isinstance(raw_nodes, list):
@@ -107,9 +124,17 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
     nodes: dict[str, CompiledNode] = {}
     node_index: dict[str, int] = {}
     parsed_nodes: list[Node] = []
+    # Known block of every node, even one whose config is bad: a trigger with a typo is still a trigger
+    # and a wait with a typo still breaks a loop, so one mistake is reported once, not three times.
+    block_of: dict[str, BlockType] = {}
+    ports_of: dict[str, tuple[str, ...]] = {}
+    """Output ports of nodes whose ports are known (a bad config hides config-dependent ports)."""
+    unknown_nodes = False
+    """Some node could not be read or has an unknown type: it might have been the trigger."""
     for i, raw_node in enumerate(raw_nodes):
         node = _convert(raw_node, Node, f"/nodes/{i}", problems)
         if node is None:
+            unknown_nodes = True
             continue
         if node.id in node_index:
             problems.append(Problem(f"/nodes/{i}/id", f"node id {node.id!r} is used twice", "duplicate_id", node.id))
@@ -118,6 +143,7 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
         parsed_nodes.append(node)
         block = registry.get(node.type, node.version)
         if block is None:
+            unknown_nodes = True
             if node.type in registry:
                 known = ", ".join(map(str, registry.versions(node.type)))
                 problems.append(
@@ -133,19 +159,24 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
                     Problem(f"/nodes/{i}/type", f"unknown block type {node.type!r}", "unknown_type", node.id)
                 )
             continue
+        block_of[node.id] = block
         try:
             config = block.parse_config(node.config)
         except msgspec.ValidationError as exc:
             suffix, message = msgspec_path_to_pointer(str(exc))
             problems.append(Problem(f"/nodes/{i}/config{suffix}", message, "bad_config", node.id))
+            if type(block).output_ports is BlockType.output_ports:
+                ports_of[node.id] = tuple(block.ports)
             continue
         for p in block.check(config):
             problems.append(Problem(f"/nodes/{i}/config{p.path}", p.message, "bad_config", node.id))
         nodes[node.id] = CompiledNode(node, block, config, tuple(block.output_ports(config)))
+        ports_of[node.id] = nodes[node.id].ports
 
     edges: list[Edge] = []
     next_node: dict[tuple[str, str], str] = {}
     edge_ids: set[str] = set()
+    used_ports: set[tuple[str, str]] = set()
     for i, raw_edge in enumerate(raw_edges):
         edge = _convert(raw_edge, Edge, f"/edges/{i}", problems)
         if edge is None:
@@ -160,9 +191,9 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
                 problems.append(
                     Problem(f"/edges/{i}/{end}", f"edge points to a node that does not exist: {ref!r}", "dangling")
                 )
-        source = nodes.get(edge.source)
-        if source is not None and edge.port not in source.ports:
-            ports = ", ".join(source.ports) or "none"
+        source_ports = ports_of.get(edge.source)
+        if source_ports is not None and edge.port not in source_ports:
+            ports = ", ".join(source_ports) or "none"
             problems.append(
                 Problem(
                     f"/edges/{i}/port",
@@ -172,7 +203,7 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
                 )
             )
         key = (edge.source, edge.port)
-        if key in next_node:
+        if key in used_ports:
             problems.append(
                 Problem(
                     f"/edges/{i}/port",
@@ -181,10 +212,12 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
                     edge.source,
                 )
             )
-        elif edge.source in node_index and edge.target in node_index:
-            next_node[key] = edge.target
-        target = nodes.get(edge.target)
-        if target is not None and target.block.category == "trigger":
+        elif edge.source in node_index:
+            used_ports.add(key)
+            if edge.target in node_index:
+                next_node[key] = edge.target
+        target = block_of.get(edge.target)
+        if target is not None and target.category == "trigger":
             problems.append(
                 Problem(
                     f"/edges/{i}/target",
@@ -194,19 +227,27 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
                 )
             )
 
-    triggers = [nid for nid, cn in nodes.items() if cn.block.category == "trigger"]
-    if parsed_nodes and not triggers and not any(p.code in ("unknown_type", "unknown_version") for p in problems):
-        problems.append(Problem("/nodes", "the journey has no trigger; add one so contacts can enter", "no_trigger"))
-    elif not parsed_nodes:
+    triggers = [n.id for n in parsed_nodes if n.id in block_of and block_of[n.id].category == "trigger"]
+    if not raw_nodes:
         problems.append(Problem("/nodes", "the journey is empty; add a trigger", "no_trigger"))
+    elif not triggers and not unknown_nodes:
+        problems.append(Problem("/nodes", "the journey has no trigger; add one so contacts can enter", "no_trigger"))
 
     problems.extend(_reachability(triggers, parsed_nodes, next_node, node_index))
-    problems.extend(_loops_without_wait(nodes, next_node, node_index))
+    problems.extend(_loops_without_wait(block_of, next_node, node_index))
 
     if problems:
         return None, problems
     graph = Graph(schema_version=SCHEMA_VERSION, nodes=parsed_nodes, edges=edges, settings=settings)
     return CompiledGraph(graph=graph, nodes=nodes, next_node=next_node, triggers=triggers), []
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _reachability(triggers, parsed_nodes, next_node, node_index) -> list[Problem]:
@@ -234,7 +275,7 @@ def _reachability(triggers, parsed_nodes, next_node, node_index) -> list[Problem
     ]
 
 
-def _loops_without_wait(nodes, next_node, node_index) -> list[Problem]:
+def _loops_without_wait(block_of, next_node, node_index) -> list[Problem]:
     """Find cycles (strongly connected components) in which no block makes the contact wait."""
     successors: dict[str, list[str]] = defaultdict(list)
     for (source, _port), target in next_node.items():
@@ -290,7 +331,7 @@ def _loops_without_wait(nodes, next_node, node_index) -> list[Problem]:
         is_cycle = len(component) > 1 or component[0] in successors[component[0]]
         if not is_cycle:
             continue
-        if any(nodes[n].block.pauses for n in component if n in nodes):
+        if any(block_of[n].pauses for n in component if n in block_of):
             continue
         members = sorted(component, key=node_index.__getitem__)
         problems.append(
