@@ -12,7 +12,7 @@ import {
   type Node,
   type NodeTypes,
 } from '@xyflow/react';
-import { useCallback, useMemo, type DragEvent } from 'react';
+import { useCallback, useMemo, useState, type DragEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { BlockNodeView } from './BlockNodeView';
 import { NODE_WIDTH } from './layout';
@@ -36,6 +36,8 @@ export function Canvas() {
   const onNodesChange = useEditor((s) => s.onNodesChange);
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
   const connect = useEditor((s) => s.connect);
+  // Fit a journey that opens with blocks; an empty one keeps its zoom when the first block is dropped.
+  const [fitOnOpen] = useState(() => editorStore.getState().nodes.length > 0);
   const { screenToFlowPosition } = useReactFlow();
   const ariaLabels = useMemo<Partial<AriaLabelConfig>>(
     () => ({
@@ -91,7 +93,7 @@ export function Canvas() {
         onlyRenderVisibleElements={nodes.length > VIRTUALIZE_FROM}
         minZoom={0.1}
         maxZoom={2}
-        fitView
+        fitView={fitOnOpen}
         fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
         snapToGrid
         snapGrid={[8, 8]}

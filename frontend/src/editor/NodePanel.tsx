@@ -2,6 +2,7 @@ import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Vocabulary } from '../api/types';
 import { Icon } from '../components/Icon';
+import { InlineText } from '../components/InlineText';
 import { SchemaForm } from '../schema-form/SchemaForm';
 import { NodeContacts } from './NodeContacts';
 import { problemsByPath } from './problems';
@@ -40,7 +41,11 @@ export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; j
           <Icon name="trash" />
         </button>
       </div>
-      {spec?.description && <p className="muted small">{spec.description}</p>}
+      {spec?.description && (
+        <p className="muted small">
+          <InlineText text={spec.description} />
+        </p>
+      )}
       <div className="tabs small" role="tablist">
         <button type="button" role="tab" aria-selected={tab === 'config'} className={tab === 'config' ? 'tab active' : 'tab'} onClick={() => setTab('config')} data-testid="node-tab-config">
           {t('editor.tabConfig')}

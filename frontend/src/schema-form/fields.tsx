@@ -2,6 +2,7 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Icon } from '../components/Icon';
+import { InlineText } from '../components/InlineText';
 import { useFormContext } from './context';
 import { formatDuration, parseDuration, SECONDS, toFriendly, UNITS, type Unit } from './duration';
 import { enumLabel, fieldTitle, variantLabel } from './labels';
@@ -93,7 +94,11 @@ export function Field({ name, schema: raw, required, value, onChange, path, labe
           {control}
         </>
       )}
-      {schema.description && <p className="field-hint">{schema.description}</p>}
+      {schema.description && (
+        <p className="field-hint">
+          <InlineText text={schema.description} />
+        </p>
+      )}
       {messages.map((message) => (
         <p key={message} className="field-error" role="alert" data-testid={testId(path, '-error')}>
           {message}
@@ -225,7 +230,11 @@ function UnionControl({ shape, ...props }: { shape: Extract<Shape, { kind: 'unio
           </option>
         ))}
       </select>
-      {resolved?.description && <p className="field-hint">{resolved.description}</p>}
+      {resolved?.description && (
+        <p className="field-hint">
+          <InlineText text={resolved.description} />
+        </p>
+      )}
       {resolved && (
         <div className="group">
           <ObjectFields schema={resolved} value={current} onChange={props.onChange} path={props.path} skip={shape.property} />
