@@ -18,6 +18,7 @@ from backend.db.models import Enrollment, JourneyVersion
 from backend.engine.sdk import Event
 from backend.runtime.enroll import enroll
 from backend.runtime.graphs import GraphCache
+from backend.runtime.snapshots import chunks
 
 _enr = Enrollment.__table__
 _versions = JourneyVersion.__table__
@@ -65,8 +66,10 @@ def handle_events(
 
     _exit_and_convert(conn, cache, workspace_id, events, now, effects)
 
+    last_by_name: dict[tuple[int, str], Event] = {}
     for ev in events:
         sdk_event = Event(name=ev.name, properties=ev.properties, occurred_at=ev.occurred_at)
+        last_by_name[(ev.contact_id, ev.name)] = sdk_event
         for journey_id, version_id, compiled in versions:
             for node_id in compiled.triggers:
                 node = compiled.nodes[node_id]
@@ -86,18 +89,38 @@ def handle_events(
                 effects.enrolled += result.enrolled
                 break  # one entry per journey per event, even with several matching triggers
 
-        woken = conn.execute(
-            sa.update(_enr)
-            .where(
+    effects.woken += _wake(conn, workspace_id, last_by_name, now)
+    return effects
+
+
+def _wake(conn: sa.Connection, workspace_id: int, last_by_name: dict[tuple[int, str], Event], now: datetime) -> int:
+    """Make ``wait.event`` enrollments waiting for one of these events due now: one SELECT and one
+    executemany UPDATE for the whole batch. An enrollment woken by several events of a batch gets the
+    last one (as if the events had arrived one by one)."""
+    contact_ids = sorted({contact_id for contact_id, _ in last_by_name})
+    names = sorted({name for _, name in last_by_name})
+    updates = []
+    for part in chunks(contact_ids):
+        rows = conn.execute(
+            sa.select(_enr.c.id, _enr.c.contact_id, _enr.c.wait_event).where(
                 _enr.c.workspace_id == workspace_id,
-                _enr.c.contact_id == ev.contact_id,
-                _enr.c.wait_event == ev.name,
+                _enr.c.wait_event.in_(names),
+                _enr.c.contact_id.in_(part),
                 _enr.c.status == "active",
             )
-            .values(due_at=now, wake_event=msgspec.to_builtins(sdk_event))
         )
-        effects.woken += woken.rowcount or 0
-    return effects
+        for enrollment_id, contact_id, wait_event in rows:
+            event = last_by_name.get((contact_id, wait_event))
+            if event is not None:
+                updates.append({"_id": enrollment_id, "_wake": msgspec.to_builtins(event)})
+    if updates:
+        conn.execute(
+            sa.update(_enr)
+            .where(_enr.c.id == sa.bindparam("_id"))
+            .values(due_at=now, wake_event=sa.bindparam("_wake", type_=_enr.c.wake_event.type)),
+            updates,
+        )
+    return len(updates)
 
 
 def _exit_and_convert(conn, cache, workspace_id, events, now, effects: EventEffects) -> None:
