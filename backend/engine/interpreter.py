@@ -121,6 +121,7 @@ def advance(
     hops: dict[int, int] = {}
     for cursor in cursors:
         pending[cursor.node_id].append(cursor)
+    passable = _Passable(graph, set(pending))
 
     while pending:
         node_id, batch = pending.popitem()
@@ -138,8 +139,27 @@ def advance(
             raise RuntimeError(f"block {compiled.block.type} returned {len(outcomes)} outcomes for {len(batch)} items")
 
         next_node = graph.next_node
+        # Contacts that reached a wait in this tick and are released at once (a date already past, a zero
+        # wait) may only go on if what the blocks behind it need was loaded; otherwise they stay put and
+        # go on in the next tick, which loads it (see needs_from).
+        check_pass = compiled.block.pauses and node_id not in passable.starts
         for cursor, outcome in zip(batch, outcomes, strict=True):
             contact = cursor.contact
+            kind = type(outcome)
+            if kind is not Go and kind is not Wait and kind is not Exit:
+                raise TypeError(f"block {compiled.block.type} returned {outcome!r}, not Go/Wait/Exit")
+            if check_pass and kind is Go and (node_id, outcome.port) in next_node and not passable(node_id):
+                transitions.append(
+                    Transition(
+                        enrollment_id=cursor.enrollment_id,
+                        node_id=node_id,
+                        entered_at=cursor.entered_at,
+                        status="active",
+                        due_at=now,
+                        state=cursor.state or None,
+                    )
+                )
+                continue
             for effect in outcome.effects:
                 if type(effect) is SendMessage:
                     messages.append(
@@ -154,7 +174,6 @@ def advance(
                 elif apply_effect(contact, effect):
                     dirty[contact.id] = contact
 
-            kind = type(outcome)
             if kind is Go:
                 steps.append(StepRecord(cursor.enrollment_id, contact.id, node_id, outcome.port))
                 target = next_node.get((node_id, outcome.port))
@@ -213,11 +232,32 @@ def advance(
                         exit_reason=outcome.reason,
                     )
                 )
-            else:
-                raise TypeError(f"block {compiled.block.type} returned {outcome!r}, not Go/Wait/Exit")
         if timer:
             seconds[compiled.block.type] = seconds.get(compiled.block.type, 0.0) + timer() - started
     return result
+
+
+class _Passable:
+    """May a contact released by a wait it reached in this tick go on? Only if the blocks behind that wait
+    need nothing beyond what the runtime loaded for this batch, ``needs_from(graph, starts)``."""
+
+    def __init__(self, graph: CompiledGraph, starts: set[str]) -> None:
+        self.graph = graph
+        self.starts = starts
+        self._loaded: Needs | None = None
+        self._answers: dict[str, bool] = {}
+
+    def __call__(self, node_id: str) -> bool:
+        answer = self._answers.get(node_id)
+        if answer is None:
+            if self._loaded is None:
+                self._loaded = needs_from(self.graph, self.starts)
+            behind = needs_from(self.graph, [node_id])
+            answer = (self._loaded.subscriptions or not behind.subscriptions) and set(behind.events) <= set(
+                self._loaded.events
+            )
+            self._answers[node_id] = answer
+        return answer
 
 
 def needs_from(graph: CompiledGraph, start_nodes: Iterable[str]) -> Needs:
