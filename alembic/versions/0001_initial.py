@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 19:56:45.216673
+Create Date: 2026-11-22 20:03:32.524148
 """
 
 from alembic import op
@@ -237,6 +237,7 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_pending', ['next_attempt_at'], unique=False, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
         batch_op.create_index('ix_outbox_public_id', ['public_id'], unique=True)
+        batch_op.create_index('ix_outbox_sending', ['claimed_until'], unique=False, sqlite_where=sa.text("status = 'sending'"), postgresql_where=sa.text("status = 'sending'"))
         batch_op.create_index('ix_outbox_status', ['workspace_id', 'status', 'created_at'], unique=False)
 
     op.create_table('subscriptions',
@@ -329,6 +330,7 @@ def downgrade() -> None:
     op.drop_table('subscriptions')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_status')
+        batch_op.drop_index('ix_outbox_sending', sqlite_where=sa.text("status = 'sending'"), postgresql_where=sa.text("status = 'sending'"))
         batch_op.drop_index('ix_outbox_public_id')
         batch_op.drop_index('ix_outbox_pending', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
 

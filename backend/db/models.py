@@ -382,6 +382,12 @@ class OutboxMessage(Base):
             postgresql_where=sa.text("status = 'pending'"),
         ),
         sa.Index("ix_outbox_status", "workspace_id", "status", "created_at"),
+        sa.Index(
+            "ix_outbox_sending",
+            "claimed_until",
+            sqlite_where=sa.text("status = 'sending'"),
+            postgresql_where=sa.text("status = 'sending'"),
+        ),
         sa.Index("ix_outbox_public_id", "public_id", unique=True),
     )
 

@@ -1,0 +1,1 @@
+"""Message templates: the Jinja2 sandbox, MJML compiled once per version, rendering, the service."""

@@ -1,0 +1,278 @@
+"""Email over SMTP (aiosmtplib).
+
+* TLS: ``none``, ``starttls`` (required), ``ssl`` (implicit TLS, port 465) or ``auto`` (STARTTLS when
+  the server offers it); optional AUTH; a default sender.
+* Connections are reused across the messages of a dispatch run: a small pool of up to
+  ``concurrency`` connections, each carrying messages one after another (MAIL/RCPT/DATA, then the
+  next message on the same connection). A reused connection the server has meanwhile closed is
+  reopened transparently before anything was sent.
+* ``Message-ID`` is derived from the outbox idempotency key, so a message that is ever resent (an
+  operator retrying an ``unknown`` one) carries the same id and receivers can fold duplicates.
+* Failures are classified: 5xx replies are permanent, 4xx replies and network problems are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.policy
+import email.utils
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from backend.channels.base import OutgoingMessage, Provider, SendResult, stable_id
+
+TLS_MODES = ("none", "starttls", "ssl", "auto")
+DEFAULT_PORTS = {"none": 25, "auto": 25, "starttls": 587, "ssl": 465}
+DEFAULT_SENDER = "Waymark <waymark@localhost>"
+
+
+class SmtpConfigError(ValueError):
+    pass
+
+
+@dataclass
+class SmtpConfig:
+    host: str
+    port: int = 25
+    tls: str = "auto"
+    username: str | None = None
+    password: str | None = None
+    sender: str = DEFAULT_SENDER
+    """Default ``From`` (``Name <address>``) when a template names no sender."""
+    envelope_from: str | None = None
+    """``MAIL FROM`` (bounce address); default: the From address."""
+    timeout: float = 30.0
+    validate_certs: bool = True
+    concurrency: int = 4
+    local_hostname: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """``smtp://user:pass@host:port?tls=starttls|ssl|none&from=Name <addr>`` (``smtps://`` = ssl).
+
+        Extra query parameters: ``timeout``, ``verify=0``, ``concurrency``, ``envelope_from``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise SmtpConfigError(f"an SMTP URL starts with smtp:// or smtps://, not {parts.scheme!r}")
+        if not parts.hostname:
+            raise SmtpConfigError("the SMTP URL has no host")
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        tls = query.get("tls") or ("ssl" if parts.scheme == "smtps" else "auto")
+        return cls.from_dict(
+            {
+                "host": parts.hostname,
+                "port": parts.port,
+                "tls": tls,
+                "username": unquote(parts.username) if parts.username else None,
+                "password": unquote(parts.password) if parts.password else None,
+                "from": query.get("from"),
+                "envelope_from": query.get("envelope_from"),
+                "timeout": query.get("timeout"),
+                "validate_certs": query.get("verify", "1") not in ("0", "false", "no"),
+                "concurrency": query.get("concurrency"),
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> SmtpConfig:
+        """A provider row's config: ``{host, port, tls, username, password, from, …}`` or ``{url}``."""
+        if config.get("url"):
+            return cls.from_url(config["url"])
+        tls = (config.get("tls") or "auto").lower()
+        if tls in ("implicit", "smtps"):
+            tls = "ssl"
+        if tls not in TLS_MODES:
+            raise SmtpConfigError(f"tls must be one of {', '.join(TLS_MODES)}, not {tls!r}")
+        host = config.get("host")
+        if not host:
+            raise SmtpConfigError("an SMTP provider needs a host")
+        return cls(
+            host=host,
+            port=int(config.get("port") or DEFAULT_PORTS[tls]),
+            tls=tls,
+            username=config.get("username") or None,
+            password=config.get("password") or None,
+            sender=config.get("from") or config.get("sender") or DEFAULT_SENDER,
+            envelope_from=config.get("envelope_from") or None,
+            timeout=float(config.get("timeout") or 30.0),
+            validate_certs=config.get("validate_certs", True) is not False,
+            concurrency=max(1, min(int(config.get("concurrency") or 4), 32)),
+            local_hostname=config.get("local_hostname") or None,
+        )
+
+
+def _one_line(value: str) -> str:
+    return " ".join(str(value).split())
+
+
+def _domain(address: str) -> str:
+    _, addr = email.utils.parseaddr(address)
+    return addr.rpartition("@")[2] or "waymark.localhost"
+
+
+def message_id(workspace_id: int, idempotency_key: str, sender: str) -> str:
+    return f"<wm.{stable_id(workspace_id, idempotency_key)}@{_domain(sender)}>"
+
+
+def build_email(message: OutgoingMessage, sender: str, now: datetime | None = None) -> tuple[EmailMessage, str]:
+    """The MIME message (text + HTML alternative) and its Message-ID."""
+    content = message.content
+    from_header = _one_line(content.get("sender") or sender)
+    msg = EmailMessage(policy=email.policy.SMTP)
+    mid = message_id(message.workspace_id, message.idempotency_key, from_header)
+    msg["From"] = from_header
+    msg["To"] = _one_line(message.to)
+    msg["Subject"] = _one_line(content.get("subject") or "")
+    msg["Date"] = email.utils.format_datetime(now or datetime.now(UTC))
+    msg["Message-ID"] = mid
+    # List-Unsubscribe / List-Unsubscribe-Post (RFC 8058) come with tracking; they arrive here through
+    # ``message.headers`` like any other extra header.
+    for name, value in message.headers.items():
+        msg[name] = _one_line(value)
+    msg.set_content(content.get("text") or "", charset="utf-8")
+    html = content.get("html")
+    if html:
+        msg.add_alternative(html, subtype="html", charset="utf-8")
+    return msg, mid
+
+
+def classify(exc: BaseException) -> SendResult:
+    """SMTP error → retry or permanent failure."""
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return SendResult.retry(f"SMTP authentication failed ({exc.code} {exc.message}); check the provider settings")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        text = f"{exc.code} {exc.message}"
+        if 500 <= exc.code < 600:
+            return SendResult.failed(text)
+        return SendResult.retry(text)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        return SendResult.retry(f"SMTP server does not support a required feature: {exc}")
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return SendResult.retry(f"SMTP timeout: {exc}")
+    if isinstance(exc, OSError | aiosmtplib.SMTPException | ssl.SSLError):
+        return SendResult.retry(f"SMTP connection problem: {exc or type(exc).__name__}")
+    return SendResult.retry(f"{type(exc).__name__}: {exc}")
+
+
+class SmtpProvider(Provider):
+    channel = "email"
+    kind = "smtp"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self.concurrency = config.concurrency
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._open: set[aiosmtplib.SMTP] = set()
+        self.connections_opened = 0
+        """How many SMTP connections this provider opened (tests prove reuse with it)."""
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpProvider:
+        return cls(SmtpConfig.from_url(url))
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        cfg = self.config
+        client = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            use_tls=cfg.tls == "ssl",
+            start_tls={"starttls": True, "none": False, "ssl": False, "auto": None}[cfg.tls],
+            username=cfg.username,
+            password=cfg.password,
+            timeout=cfg.timeout,
+            validate_certs=cfg.validate_certs,
+            local_hostname=cfg.local_hostname,
+        )
+        await client.connect()
+        self.connections_opened += 1
+        self._open.add(client)
+        return client
+
+    async def _acquire(self) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection and whether it was reused from the pool."""
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client, True
+            self._open.discard(client)
+        return await self._connect(), False
+
+    def _release(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            self._idle.append(client)
+        else:
+            self._open.discard(client)
+
+    def _drop(self, client: aiosmtplib.SMTP) -> None:
+        self._open.discard(client)
+        with contextlib.suppress(Exception):
+            client.close()
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        to = str(message.to or "")
+        if "@" not in to:
+            return SendResult.failed(f"not an email address: {to!r}")
+        try:
+            mime, mid = build_email(message, self.config.sender)
+        except (ValueError, TypeError) as exc:
+            return SendResult.failed(f"cannot build the message: {exc}")
+        _, from_addr = email.utils.parseaddr(mime["From"])
+        envelope_from = self.config.envelope_from or from_addr
+        utf8 = not (to.isascii() and envelope_from.isascii())
+        encoding = "utf-8" if utf8 else "ascii"
+        client: aiosmtplib.SMTP | None = None
+        try:
+            while True:
+                client, reused = await self._acquire()
+                try:
+                    if utf8 and not client.supports_extension("smtputf8"):
+                        self._release(client)
+                        return SendResult.failed("the address is not ASCII and the server does not offer SMTPUTF8")
+                    await client.mail(envelope_from, options=["SMTPUTF8"] if utf8 else [], encoding=encoding)
+                    break
+                except aiosmtplib.SMTPServerDisconnected:
+                    # A pooled connection the server closed while it sat idle: nothing was sent yet,
+                    # so open a fresh one and start again.
+                    self._drop(client)
+                    client = None
+                    if not reused:
+                        raise
+            await client.rcpt(to, encoding=encoding)
+            policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
+            await client.data(mime.as_bytes(policy=policy))
+        except asyncio.CancelledError:
+            if client is not None:
+                self._drop(client)
+            raise
+        except Exception as exc:
+            result = classify(exc)
+            if client is not None:
+                if isinstance(exc, aiosmtplib.SMTPResponseException) and client.is_connected:
+                    try:  # keep the connection usable for the next message
+                        await client.rset()
+                        self._release(client)
+                    except Exception:
+                        self._drop(client)
+                else:
+                    self._drop(client)
+            return result
+        self._release(client)
+        return SendResult.sent(mid)
+
+    async def close(self) -> None:
+        clients = list(self._open)
+        self._idle.clear()
+        self._open.clear()
+        for client in clients:
+            try:
+                if client.is_connected:
+                    await asyncio.wait_for(client.quit(), timeout=5)
+            except Exception:
+                client.close()

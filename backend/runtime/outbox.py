@@ -1,0 +1,684 @@
+"""The outbox dispatcher: renders and delivers the messages ticks queued, exactly once or visibly not.
+
+A row moves ``pending → sending → sent | failed | pending (retry)``, or ``pending → skipped``.
+
+1. **Claim** (one short transaction; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's single
+   writer otherwise): due ``pending`` rows get ``next_attempt_at`` pushed one lease ahead. The status
+   stays ``pending``, so if this worker dies now the rows simply become due again after the lease:
+   nothing was handed to a provider yet, nothing can be doubled.
+2. **Prepare** (no transaction): contacts loaded in one query, template versions from a cache
+   (MJML was compiled at publish time; only Jinja runs here), channel chosen (``best`` = the first
+   reachable channel of ``payload.fallback``), consent and address checked, message rendered.
+3. Per chunk of ``chunk_size`` messages: **mark** them ``sending`` with a lease and commit (only the
+   rows this worker still owns: the claim value is compared), **deliver** them concurrently through
+   the providers (SMTP connections reused across the chunks of the run), then **record** each
+   outcome in one transaction together with its contact event (``email_sent``, ``message_failed``,
+   ``message_skipped``; ``source="system"``), which journeys can trigger on and wait for.
+
+Crash semantics (docs/operators.md, "Delivery guarantees"): a row found in ``sending`` after its lease
+was possibly delivered — the provider may have accepted it just before the worker died — so it
+becomes ``unknown``: visible, never resent automatically, retried only by an operator
+(:func:`retry_messages`). Providers that de-duplicate on our idempotency key (webhooks, with the
+``Idempotency-Key`` header) are the exception: their rows go back to ``pending`` and are resent with
+the same key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.channels.base import OutgoingMessage, Provider, SendResult
+from backend.channels.registry import ProviderSet
+from backend.db.models import Event as EventRow
+from backend.db.models import OutboxMessage, Template, Workspace
+from backend.engine.sdk import Contact, Needs
+from backend.runtime.events import IncomingEvent, handle_events
+from backend.runtime.snapshots import chunks, load_contacts, load_needs
+from backend.templates.environment import TemplateRenderError, compile_jinja
+from backend.templates.render import CompiledTemplate, TemplateCache, build_context
+
+log = logging.getLogger("waymark.outbox")
+
+_outbox = OutboxMessage.__table__
+_events = EventRow.__table__
+
+SENT_EVENT = {"email": "email_sent", "sms": "sms_sent", "wechat": "wechat_sent", "push": "push_sent"}
+"""Event recorded on the contact when a message on the channel was accepted; others: ``<channel>_sent``."""
+FAILED_EVENT = "message_failed"
+SKIPPED_EVENT = "message_skipped"
+
+UNKNOWN_NOTE = (
+    "the worker stopped while delivering: the provider may have accepted the message, so it is not "
+    "resent automatically (retry it if you know it did not arrive)"
+)
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    skipped: int = 0
+    lost_claims: int = 0
+    """Rows another worker took over (this one was too slow); not delivered by this run."""
+    became_unknown: int = 0
+    requeued: int = 0
+    """Rows of idempotent providers found with an expired lease and queued again."""
+    seconds: float = 0.0
+
+
+@dataclass
+class _Job:
+    row: Any
+    channel: str
+    to: Any = None
+    content: dict[str, Any] = field(default_factory=dict)
+    template_version_id: int | None = None
+    outcome: str | None = None
+    """Decided before delivery: ``skipped`` or ``failed``."""
+    reason: str | None = None
+    provider: Provider | None = None
+    result: SendResult | None = None
+
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+
+class Dispatcher:
+    """Delivers due outbox rows. Stateless apart from caches, so any number can run against one
+    database; each ``run_once`` opens provider connections and closes them at the end."""
+
+    DEFAULT_LIMIT = 500
+
+    def __init__(
+        self,
+        services,
+        *,
+        providers: dict[str, Provider] | None = None,
+        chunk_size: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+        max_attempts: int = 10,
+        backoff_base: timedelta = timedelta(minutes=1),
+        backoff_max: timedelta = timedelta(hours=6),
+    ) -> None:
+        self.services = services
+        self.engine: sa.Engine = services.engine
+        self.clock = services.clock
+        self.settings = services.settings
+        self.provider_overrides = dict(providers or {})
+        """Per channel, a provider to use for every workspace (benchmarks: ``{"email": NullProvider()}``)."""
+        self.chunk_size = max(1, chunk_size)
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.templates = TemplateCache()
+        self._webhook_bodies: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.last_report = DispatchReport()
+        self.after_claim: Callable[[list], None] | None = None
+        """Test hook: runs after the claim committed, before anything is rendered or sent."""
+        self.after_send: Callable[[Any, SendResult], None] | None = None
+        """Test hook: runs when a provider has answered, before the outcome is recorded (crash tests
+        kill the process here)."""
+
+    # -- entry points --------------------------------------------------------------------------
+
+    def run_once(self, limit: int | None = None) -> int:
+        """Deliver up to ``limit`` due messages; returns how many rows were claimed. Synchronous (it
+        runs its own event loop); from async code use :meth:`run_once_async`."""
+        return asyncio.run(self.run_once_async(limit))
+
+    def run_until_idle(self, limit: int | None = None, max_runs: int = 1000) -> int:
+        total = 0
+        for _ in range(max_runs):
+            claimed = self.run_once(limit)
+            total += claimed
+            if claimed < (limit or self.DEFAULT_LIMIT):
+                break
+        return total
+
+    async def run_once_async(self, limit: int | None = None) -> int:
+        limit = limit or self.DEFAULT_LIMIT
+        report = DispatchReport()
+        self.last_report = report
+        started = asyncio.get_running_loop().time()
+        providers = ProviderSet(self.settings, self.provider_overrides)
+        try:
+            now = self.clock.now()
+            self._recover(now, report, providers)
+            rows, claim_until = self._claim(now, limit)
+            report.claimed = len(rows)
+            if not rows:
+                return 0
+            if self.after_claim is not None:
+                self.after_claim(rows)
+            jobs = self._prepare(rows, now)
+            with _reading(self.engine) as conn:
+                providers.load(conn, {r.workspace_id for r in rows})
+            for part in chunks(jobs, self.chunk_size):
+                await self._run_chunk(list(part), providers, claim_until, report)
+        finally:
+            await providers.close()
+            report.seconds = asyncio.get_running_loop().time() - started
+        return report.claimed
+
+    # -- claim and recovery --------------------------------------------------------------------
+
+    def _recover(self, now: datetime, report: DispatchReport, providers: ProviderSet) -> None:
+        """Rows left ``sending`` by a worker whose lease ran out."""
+        with self.engine.begin() as conn:
+            query = sa.select(_outbox.c.id, _outbox.c.workspace_id, _outbox.c.channel).where(
+                _outbox.c.status == "sending", _outbox.c.claimed_until < now
+            )
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            stale = conn.execute(query).all()
+            if not stale:
+                return
+            providers.load(conn, {r.workspace_id for r in stale})
+            requeue, unknown = [], []
+            for row in stale:
+                provider, _ = providers.get(row.workspace_id, row.channel)
+                (requeue if provider is not None and provider.idempotent else unknown).append(row.id)
+            if requeue:
+                conn.execute(
+                    sa.update(_outbox)
+                    .where(_outbox.c.id.in_(requeue))
+                    .values(
+                        status="pending",
+                        next_attempt_at=now,
+                        last_error="lease expired while delivering; resending with the same idempotency key",
+                    )
+                )
+            if unknown:
+                conn.execute(
+                    sa.update(_outbox)
+                    .where(_outbox.c.id.in_(unknown))
+                    .values(status="unknown", last_error=UNKNOWN_NOTE)
+                )
+            report.requeued += len(requeue)
+            report.became_unknown += len(unknown)
+            if unknown:
+                log.warning("%d outbox message(s) became 'unknown' after a worker stopped mid-delivery", len(unknown))
+
+    def _claim(self, now: datetime, limit: int) -> tuple[list[Any], datetime]:
+        claim_until = now + self.lease
+        with self.engine.begin() as conn:
+            query = (
+                sa.select(
+                    _outbox.c.id,
+                    _outbox.c.workspace_id,
+                    _outbox.c.idempotency_key,
+                    _outbox.c.contact_id,
+                    _outbox.c.enrollment_id,
+                    _outbox.c.journey_id,
+                    _outbox.c.version_id,
+                    _outbox.c.node_id,
+                    _outbox.c.channel,
+                    _outbox.c.template_key,
+                    _outbox.c.template_version_id,
+                    _outbox.c.payload,
+                    _outbox.c.attempts,
+                    _outbox.c.public_id,
+                    _outbox.c.test,
+                )
+                .where(_outbox.c.status == "pending", _outbox.c.next_attempt_at <= now)
+                .order_by(_outbox.c.next_attempt_at)
+                .limit(limit)
+            )
+            if self.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            for part in chunks([r.id for r in rows]):
+                conn.execute(sa.update(_outbox).where(_outbox.c.id.in_(part)).values(next_attempt_at=claim_until))
+        return rows, claim_until
+
+    # -- preparing -----------------------------------------------------------------------------
+
+    def _prepare(self, rows: Sequence[Any], now: datetime) -> list[_Job]:
+        with _reading(self.engine) as conn:
+            contacts = load_contacts(conn, {r.contact_id for r in rows if r.contact_id is not None})
+            versions = self._resolve_versions(conn, rows)
+            compiled = self.templates.get_many(conn, {v for v in versions.values() if v is not None})
+            locales = dict(
+                conn.execute(
+                    sa.select(Workspace.id, Workspace.locale).where(Workspace.id.in_({r.workspace_id for r in rows}))
+                ).all()
+            )
+            # Subscriptions only when some template of the batch uses them.
+            needing: dict[int, dict[int, Contact]] = defaultdict(dict)
+            for row in rows:
+                vid = versions.get(row.id)
+                tpl = compiled.get(vid) if vid is not None else None
+                contact = contacts.get(row.contact_id) if row.contact_id is not None else None
+                if tpl is not None and tpl.needs_subscriptions and contact is not None:
+                    needing[row.workspace_id][contact.id] = contact
+            for workspace_id, group in needing.items():
+                load_needs(conn, workspace_id, group, Needs(subscriptions=True), now)
+        return [self._job(row, contacts, versions, compiled, locales, now) for row in rows]
+
+    def _resolve_versions(self, conn: sa.Connection, rows: Sequence[Any]) -> dict[int, int | None]:
+        """Outbox id → template version: the one already recorded on the row (retries keep the
+        version of their first attempt), else the template's current published version."""
+        out: dict[int, int | None] = {}
+        wanted: dict[int, set[str]] = defaultdict(set)
+        for row in rows:
+            if row.template_version_id is not None:
+                out[row.id] = row.template_version_id
+            elif row.template_key:
+                wanted[row.workspace_id].add(row.template_key)
+        published: dict[tuple[int, str], int | None] = {}
+        for workspace_id, keys in wanted.items():
+            for key, vid in conn.execute(
+                sa.select(Template.key, Template.published_version_id).where(
+                    Template.workspace_id == workspace_id, Template.key.in_(sorted(keys))
+                )
+            ):
+                published[(workspace_id, key)] = vid
+        for row in rows:
+            if row.id not in out and row.template_key:
+                out[row.id] = published.get((row.workspace_id, row.template_key))
+        return out
+
+    def _job(self, row, contacts, versions, compiled, locales, now: datetime) -> _Job:
+        payload = row.payload or {}
+        channel = row.channel
+        job = _Job(row, channel)
+        contact = contacts.get(row.contact_id) if row.contact_id is not None else None
+        if row.contact_id is not None and contact is None:
+            return self._decide(job, "skipped", "the contact no longer exists")
+        context = build_context(
+            contact,
+            journey_context=payload.get("context") or {},
+            now=now,
+            workspace_locale=locales.get(row.workspace_id) or "en",
+            message={"id": row.public_id, "channel": channel},
+        )
+        if channel == "webhook":
+            return self._webhook_job(job, payload, contact, context)
+
+        vid = versions.get(row.id)
+        template: CompiledTemplate | None = compiled.get(vid) if vid is not None else None
+        if row.template_key and template is None:
+            return self._decide(job, "failed", f"template {row.template_key!r} has no published version")
+        job.template_version_id = vid
+        if contact is None:
+            return self._decide(job, "skipped", "the message has no contact")
+
+        if channel == "best":
+            fallback = [c for c in payload.get("fallback") or [] if template is None or template.has(c)]
+            chosen = next((c for c in fallback if _deliverable(contact, c, payload)), None)
+            if chosen is None:
+                return self._decide(
+                    job, "skipped", "no reachable channel with consent among: " + (", ".join(fallback) or "none")
+                )
+            channel = job.channel = chosen
+            context["message"]["channel"] = chosen
+        address = contact.address(channel)
+        if not address:
+            return self._decide(job, "skipped", f"the contact has no {channel} address")
+        if payload.get("marketing", True) and contact.consent.get(channel, True) is False and not row.test:
+            return self._decide(job, "skipped", f"the contact has not consented to marketing {channel}")
+        if template is None:
+            return self._decide(job, "failed", "the message names no template")
+        try:
+            rendered = template.render(channel, context)
+        except TemplateRenderError as exc:
+            return self._decide(job, "failed", f"template {row.template_key!r}: {exc}")
+        job.to = address
+        job.content = rendered.fields
+        return job
+
+    def _webhook_job(self, job: _Job, payload: dict[str, Any], contact: Contact | None, context) -> _Job:
+        body_source = payload.get("body")
+        if body_source:
+            try:
+                template = self._webhook_body(body_source)
+                body = template.render(context)
+            except TemplateRenderError as exc:
+                return self._decide(job, "failed", f"webhook body: {exc}")
+            except Exception as exc:  # a runtime error in the body template
+                return self._decide(job, "failed", f"webhook body: {type(exc).__name__}: {exc}")
+        else:
+            body = msgspec.json.encode(
+                {
+                    "contact": {k: v for k, v in context["contact"].items() if k != "attributes"} if contact else None,
+                    "event": context["event"],
+                    "journey_id": job.row.journey_id,
+                    "node_id": job.row.node_id,
+                }
+            ).decode()
+        job.to = payload.get("url")
+        job.content = {"method": payload.get("method") or "POST", "headers": payload.get("headers") or {}, "body": body}
+        return job
+
+    def _webhook_body(self, source: str):
+        with self._lock:
+            template = self._webhook_bodies.get(source)
+        if template is None:
+            from jinja2 import TemplateSyntaxError
+
+            from backend.templates.environment import TemplateProblem, locate, text_env
+
+            try:
+                template = compile_jinja(source, "webhook.body")
+            except TemplateSyntaxError as exc:
+                line, column = locate(text_env, source, exc)
+                raise TemplateRenderError(
+                    TemplateProblem("/body", exc.message or "syntax error", line, column)
+                ) from exc
+            with self._lock:
+                if len(self._webhook_bodies) > 256:
+                    self._webhook_bodies.clear()
+                self._webhook_bodies[source] = template
+        return template
+
+    @staticmethod
+    def _decide(job: _Job, outcome: str, reason: str) -> _Job:
+        job.outcome = outcome
+        job.reason = reason
+        return job
+
+    # -- one chunk: mark, deliver, record ------------------------------------------------------
+
+    async def _run_chunk(
+        self, jobs: list[_Job], providers: ProviderSet, claim_until: datetime, report: DispatchReport
+    ) -> None:
+        for job in jobs:
+            if job.outcome is None:
+                provider, why_not = providers.get(job.row.workspace_id, job.channel)
+                if provider is None:
+                    self._decide(job, "failed", why_not or f"no {job.channel} provider")
+                job.provider = provider
+        now = self.clock.now()
+        send_until = now + self.lease
+        deliver = self._mark(jobs, claim_until, send_until, now, report)
+        await self._deliver(deliver)
+        self._record(deliver, send_until, report)
+
+    def _owned(self, conn: sa.Connection, ids: list[int], *conditions) -> set[int]:
+        query = sa.select(_outbox.c.id).where(_outbox.c.id.in_(ids), *conditions)
+        if self.is_postgres:
+            query = query.with_for_update()
+        return set(conn.execute(query).scalars())
+
+    def _mark(
+        self, jobs: list[_Job], claim_until: datetime, send_until: datetime, now: datetime, report: DispatchReport
+    ) -> list[_Job]:
+        """Decided rows are finished and the rest marked ``sending``, in one transaction; returns the
+        jobs to deliver (only rows this worker still owns)."""
+        with self.engine.begin() as conn:
+            owned = self._owned(
+                conn, [j.id for j in jobs], _outbox.c.status == "pending", _outbox.c.next_attempt_at == claim_until
+            )
+            report.lost_claims += len(jobs) - len(owned)
+            jobs = [j for j in jobs if j.id in owned]
+            decided = [j for j in jobs if j.outcome is not None]
+            deliver = [j for j in jobs if j.outcome is None]
+            if deliver:
+                conn.execute(
+                    sa.update(_outbox)
+                    .where(_outbox.c.id == sa.bindparam("_id"))
+                    .values(
+                        status="sending",
+                        claimed_until=send_until,
+                        attempts=_outbox.c.attempts + 1,
+                        channel=sa.bindparam("_channel"),
+                        template_version_id=sa.bindparam("_tv"),
+                    ),
+                    [{"_id": j.id, "_channel": j.channel, "_tv": j.template_version_id} for j in deliver],
+                )
+            if decided:
+                conn.execute(
+                    sa.update(_outbox)
+                    .where(_outbox.c.id == sa.bindparam("_id"))
+                    .values(
+                        status=sa.bindparam("_status"),
+                        last_error=sa.bindparam("_error"),
+                        channel=sa.bindparam("_channel"),
+                        template_version_id=sa.bindparam("_tv"),
+                        next_attempt_at=now,
+                        claimed_until=None,
+                    ),
+                    [
+                        {
+                            "_id": j.id,
+                            "_status": j.outcome,
+                            "_error": j.reason,
+                            "_channel": j.channel,
+                            "_tv": j.template_version_id,
+                        }
+                        for j in decided
+                    ],
+                )
+                for j in decided:
+                    if j.outcome == "skipped":
+                        report.skipped += 1
+                    else:
+                        report.failed += 1
+                self._events(conn, [(j, j.outcome) for j in decided], now)
+        return deliver
+
+    async def _deliver(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        gates: dict[int, asyncio.Semaphore] = {}
+        failing: dict[int, tuple[int, str]] = {}
+
+        async def one(job: _Job) -> None:
+            provider = job.provider
+            assert provider is not None
+            gate = gates.setdefault(id(provider), asyncio.Semaphore(max(1, provider.concurrency)))
+            async with gate:
+                streak, last = failing.get(id(provider), (0, ""))
+                if streak >= 3:
+                    # The provider failed three times in a row without answering: don't wait for
+                    # every remaining message to time out too; they are retried later.
+                    result = SendResult.retry(f"provider unavailable this run: {last}")
+                else:
+                    message = OutgoingMessage(
+                        outbox_id=job.id,
+                        idempotency_key=job.row.idempotency_key,
+                        workspace_id=job.row.workspace_id,
+                        channel=job.channel,
+                        to=job.to,
+                        content=job.content,
+                        contact_id=job.row.contact_id,
+                    )
+                    try:
+                        result = await provider.send(message)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # a provider bug must not lose the row's outcome
+                        log.exception("provider %s raised", provider.kind)
+                        result = SendResult.retry(f"provider error: {type(exc).__name__}: {exc}")
+                    if result.outcome == "retry":
+                        failing[id(provider)] = (streak + 1, result.error or "")
+                    else:
+                        failing[id(provider)] = (0, "")
+                job.result = result
+                if self.after_send is not None:
+                    self.after_send(job, result)
+
+        await asyncio.gather(*(one(job) for job in jobs))
+
+    def _backoff(self, job: _Job, attempts: int, retry_after: float | None) -> timedelta:
+        delay = self.backoff_base * (2 ** max(0, attempts - 1))
+        delay = min(delay, self.backoff_max)
+        # Deterministic jitter (0-10 %) so a burst of failures does not come back as one burst.
+        spread = int(hashlib.blake2b(str(job.id).encode(), digest_size=2).hexdigest(), 16) % 100
+        delay = delay * (1 + spread / 1000)
+        if retry_after:
+            delay = max(delay, timedelta(seconds=min(retry_after, self.backoff_max.total_seconds())))
+        return delay
+
+    def _record(self, jobs: list[_Job], send_until: datetime, report: DispatchReport) -> None:
+        if not jobs:
+            return
+        now = self.clock.now()
+        with self.engine.begin() as conn:
+            owned = self._owned(
+                conn,
+                [j.id for j in jobs],
+                _outbox.c.status.in_(("sending", "unknown")),
+                _outbox.c.claimed_until == send_until,
+            )
+            updates, events = [], []
+            for job in jobs:
+                if job.id not in owned:
+                    continue  # requeued by another worker meanwhile; it records its own outcome
+                result = job.result or SendResult.retry("no result")
+                attempts = job.row.attempts + 1
+                values = {
+                    "_id": job.id,
+                    "_status": "sent",
+                    "_error": None,
+                    "_pmid": result.provider_message_id,
+                    "_sent_at": None,
+                    "_next": now,
+                }
+                if result.outcome == "sent":
+                    values["_sent_at"] = now
+                    report.sent += 1
+                    events.append((job, "sent"))
+                elif result.outcome == "retry" and attempts < self.max_attempts:
+                    values.update(
+                        _status="pending",
+                        _error=result.error,
+                        _next=now + self._backoff(job, attempts, result.retry_after),
+                    )
+                    report.retried += 1
+                else:
+                    error = result.error or "failed"
+                    if result.outcome == "retry":
+                        error = f"gave up after {attempts} attempts: {error}"
+                    values.update(_status="failed", _error=error)
+                    job.reason = error
+                    report.failed += 1
+                    events.append((job, "failed"))
+                updates.append(values)
+            if updates:
+                conn.execute(
+                    sa.update(_outbox)
+                    .where(_outbox.c.id == sa.bindparam("_id"))
+                    .values(
+                        status=sa.bindparam("_status"),
+                        last_error=sa.bindparam("_error"),
+                        provider_message_id=sa.bindparam("_pmid"),
+                        sent_at=sa.bindparam("_sent_at"),
+                        next_attempt_at=sa.bindparam("_next"),
+                        claimed_until=None,
+                    ),
+                    updates,
+                )
+            self._events(conn, events, now)
+
+    # -- contact events --------------------------------------------------------------------------
+
+    def _events(self, conn: sa.Connection, items: Iterable[tuple[_Job, str]], now: datetime) -> None:
+        """``email_sent`` / ``message_failed`` / ``message_skipped`` on the contact, in the transaction
+        that records the outcome, and fed to journeys (triggers, waits, goals) like any event."""
+        rows = []
+        incoming: dict[int, list[IncomingEvent]] = defaultdict(list)
+        for job, kind in items:
+            row = job.row
+            if row.contact_id is None or (kind == "skipped" and job.reason == "the contact no longer exists"):
+                continue
+            name = {"sent": SENT_EVENT.get(job.channel, f"{job.channel}_sent"), "failed": FAILED_EVENT}.get(
+                kind, SKIPPED_EVENT
+            )
+            properties: dict[str, Any] = {
+                "channel": job.channel,
+                "outbox_id": row.id,
+                "template": row.template_key,
+                "journey_id": row.journey_id,
+                "node_id": row.node_id,
+            }
+            if kind == "sent" and job.result is not None:
+                properties["provider_message_id"] = job.result.provider_message_id
+            elif kind != "sent":
+                properties["reason"] = job.reason
+            rows.append(
+                {
+                    "workspace_id": row.workspace_id,
+                    "contact_id": row.contact_id,
+                    "name": name,
+                    "properties": properties,
+                    "occurred_at": now,
+                    "received_at": now,
+                    "message_id": f"wm:outbox:{row.id}:{kind}:{now.timestamp():.6f}",
+                    "source": "system",
+                }
+            )
+            incoming[row.workspace_id].append(
+                IncomingEvent(contact_id=row.contact_id, name=name, properties=properties, occurred_at=now)
+            )
+        if not rows:
+            return
+        insert = (postgresql.insert if self.is_postgres else sqlite.insert)(_events)
+        conn.execute(insert.on_conflict_do_nothing(index_elements=["workspace_id", "message_id"]), rows)
+        queued = False
+        for workspace_id, events in incoming.items():
+            effects = handle_events(conn, self.services.graphs, workspace_id, events, now)
+            queued = queued or effects.work_queued
+        if queued:
+            self.services.waker.notify(conn)
+
+
+@contextmanager
+def _reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only connection: on SQLite a plain BEGIN, not the write lock (see db/session.py)."""
+    with engine.connect() as conn:
+        conn.info["read_only"] = True
+        try:
+            yield conn
+        finally:
+            conn.info.pop("read_only", None)
+
+
+def _deliverable(contact: Contact, channel: str, payload: dict[str, Any]) -> bool:
+    if not contact.address(channel):
+        return False
+    if payload.get("marketing", True):
+        return contact.consent.get(channel, True) is not False
+    return True
+
+
+def retry_messages(
+    engine: sa.Engine,
+    workspace_id: int,
+    ids: Sequence[int] | None = None,
+    *,
+    now: datetime,
+    statuses: Sequence[str] = ("failed", "unknown"),
+) -> int:
+    """An operator's retry: put ``failed`` / ``unknown`` messages back in the queue, due now, with a
+    fresh set of attempts. For an
+    ``unknown`` email this may deliver a second copy (with the same Message-ID) — that is the operator's
+    call, never the dispatcher's."""
+    with engine.begin() as conn:
+        query = (
+            sa.update(_outbox)
+            .where(_outbox.c.workspace_id == workspace_id, _outbox.c.status.in_(list(statuses)))
+            .values(status="pending", next_attempt_at=now, claimed_until=None, attempts=0)
+        )
+        if ids is not None:
+            query = query.where(_outbox.c.id.in_(list(ids)))
+        return conn.execute(query).rowcount or 0
