@@ -71,7 +71,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     if (response.status === 401 && onUnauthorized && !path.startsWith('/api/auth/')) onUnauthorized();
     throw new ApiError(
       response.status,
-      error.detail || error.title || response.statusText || `HTTP ${response.status}`,
+      error.title || error.detail || response.statusText || `HTTP ${response.status}`,
       error.problems ?? [],
     );
   }

@@ -2,6 +2,7 @@ import { create } from 'zustand';
 import { ApiError, setCsrfToken, setUnauthorizedHandler } from '../api/client';
 import { auth } from '../api/endpoints';
 import type { Session } from '../api/types';
+import { adoptAccountLanguage } from '../i18n';
 
 interface SessionState {
   /** undefined while we ask the server, null when signed out. */
@@ -15,6 +16,7 @@ export const useSession = create<SessionState>()((set) => {
   const apply = (session: Session | null) => {
     setCsrfToken(session?.csrf_token ?? null);
     set({ session });
+    adoptAccountLanguage(session?.user.locale);
   };
   setUnauthorizedHandler(() => apply(null));
   return {

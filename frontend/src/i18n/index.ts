@@ -38,13 +38,23 @@ function initialLanguage(): Language {
   return pickLanguage(stored ? [stored] : navigator.languages ?? [navigator.language]);
 }
 
-export async function setLanguage(language: Language): Promise<void> {
+async function applyLanguage(language: Language): Promise<void> {
   if (!i18n.hasResourceBundle(language, 'translation')) {
     i18n.addResourceBundle(language, 'translation', await loaders[language]());
   }
   await i18n.changeLanguage(language);
-  localStorage.setItem(STORAGE_KEY, language);
   document.documentElement.lang = language;
+}
+
+/** The language switcher: switch, and remember the choice in this browser. */
+export async function setLanguage(language: Language): Promise<void> {
+  await applyLanguage(language);
+  localStorage.setItem(STORAGE_KEY, language);
+}
+
+/** After sign-in: the account's language, unless this browser chose one with the switcher. */
+export function adoptAccountLanguage(locale: string | null | undefined): void {
+  if (locale && localStorage.getItem(STORAGE_KEY) === null) void applyLanguage(pickLanguage([locale]));
 }
 
 export async function initI18n(): Promise<void> {
@@ -58,7 +68,7 @@ export async function initI18n(): Promise<void> {
     nsSeparator: false,
     returnNull: false,
   });
-  await setLanguage(initialLanguage());
+  await applyLanguage(initialLanguage());
 }
 
 export default i18n;
