@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from backend.engine.rules import Rule, evaluate, event_queries, needs_subscriptions
-from backend.engine.sdk import BlockType, Go, Item, Needs, Outcome, StepContext
+from backend.engine.rules import Rule, evaluate, event_queries, needs_subscriptions, rule_problems
+from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Needs, Outcome, StepContext
 
 
 class ConditionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -22,6 +22,9 @@ class Condition(BlockType):
     category = "flow"
     ports = ("yes", "no")
     Config = ConditionConfig
+
+    def check(self, config: ConditionConfig) -> list[ConfigProblem]:
+        return rule_problems(config.rule, "/rule")
 
     def needs(self, config: ConditionConfig) -> Needs:
         return Needs(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from backend.engine.rules import EventName, PropertyFilter, matches_filters
-from backend.engine.sdk import BlockType, Event, Go, Item, StepContext
+from backend.engine.rules import EventName, PropertyFilter, filter_problems, matches_filters
+from backend.engine.sdk import BlockType, ConfigProblem, Event, Go, Item, StepContext
 
 
 class TriggerEventConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -21,6 +21,9 @@ class TriggerEvent(BlockType):
     category = "trigger"
     trigger = "event"
     Config = TriggerEventConfig
+
+    def check(self, config: TriggerEventConfig) -> list[ConfigProblem]:
+        return filter_problems(config.where, "/where")
 
     def matches(self, config: TriggerEventConfig, event: Event) -> bool:
         return event.name == config.event and matches_filters(event.properties, config.where, event.occurred_at)

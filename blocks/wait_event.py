@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from backend.engine.rules import EventName, PropertyFilter, matches_filters
+from backend.engine.rules import EventName, PropertyFilter, filter_problems, matches_filters
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, StepContext, Wait
 
 
@@ -28,9 +28,10 @@ class WaitEvent(BlockType):
     Config = WaitEventConfig
 
     def check(self, config: WaitEventConfig) -> list[ConfigProblem]:
+        problems = filter_problems(config.where, "/where")
         if config.timeout <= timedelta(0):
-            return [ConfigProblem("/timeout", "the timeout must be longer than zero")]
-        return []
+            problems.append(ConfigProblem("/timeout", "the timeout must be longer than zero"))
+        return problems
 
     def step(self, config: WaitEventConfig, item: Item, ctx: StepContext) -> Outcome:
         event = item.event

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from backend.engine.sdk import Contact, EventQuery
+from backend.engine.sdk import ConfigProblem, Contact, EventQuery
 
 Op = Literal[
     "eq",
@@ -349,3 +349,50 @@ def needs_subscriptions(rule: Rule) -> bool:
     if kind is NotRule:
         return needs_subscriptions(rule.rule)
     return False
+
+
+# --------------------------------------------------------------------------------------------------
+# Semantic checks: values whose type is fine but which could never match as meant
+# --------------------------------------------------------------------------------------------------
+
+
+def value_problem(op: str, value: Any) -> str | None:
+    """Why ``value`` cannot work with ``op`` (a rule that silently never matches), or None."""
+    if op in ("within_last", "more_than_ago"):
+        span = _as_duration(value)
+        if span is None or span < timedelta(0):
+            return "use a duration such as P7D (7 days) or PT12H (12 hours)"
+    elif op in ("in", "not_in"):
+        if not isinstance(value, list):
+            return "use a list of values"
+    elif op in ("gt", "gte", "lt", "lte", "starts_with", "ends_with", "contains", "not_contains") and value is None:
+        return "choose a value to compare with"
+    return None
+
+
+def filter_problems(filters: list[PropertyFilter], path: str) -> list[ConfigProblem]:
+    """Problems in property filters; ``path`` is the pointer of the list (e.g. ``/where``)."""
+    problems = []
+    for i, f in enumerate(filters):
+        message = value_problem(f.op, f.value)
+        if message is not None:
+            problems.append(ConfigProblem(f"{path}/{i}/value", message))
+    return problems
+
+
+def rule_problems(rule: Rule, path: str = "") -> list[ConfigProblem]:
+    """Problems anywhere in a rule tree, each with the pointer of the offending field."""
+    kind = type(rule)
+    if kind is AttributeRule:
+        message = value_problem(rule.op, rule.value)
+        return [] if message is None else [ConfigProblem(f"{path}/value", message)]
+    if kind in (AllOf, AnyOf):
+        return [p for i, r in enumerate(rule.rules) for p in rule_problems(r, f"{path}/rules/{i}")]
+    if kind is NotRule:
+        return rule_problems(rule.rule, f"{path}/rule")
+    if kind is EventRule:
+        problems = filter_problems(rule.where, f"{path}/where")
+        if rule.within is not None and rule.within <= timedelta(0):
+            problems.append(ConfigProblem(f"{path}/within", "the window must be longer than zero"))
+        return problems
+    return []

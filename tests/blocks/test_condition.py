@@ -412,6 +412,58 @@ def test_declaration():
     assert BLOCK.check(config) == []
 
 
+def test_check_finds_values_that_could_never_match_deep_in_the_tree():
+    rule = {
+        "kind": "all",
+        "rules": [
+            attr("last_order", "within_last", "a week"),
+            {
+                "kind": "any",
+                "rules": [
+                    attr("country", "in", "PL"),
+                    {"kind": "not", "rule": attr("age", "gt")},
+                    attr("seen", "more_than_ago", "-P1D"),
+                ],
+            },
+            {
+                "kind": "event",
+                "event": "purchase",
+                "within": "PT0S",
+                "where": [{"key": "total", "op": "gte", "value": 10}, {"key": "sku", "op": "not_in", "value": "A1"}],
+            },
+        ],
+    }
+    problems = BLOCK.check(cfg(rule))
+    assert [p.path for p in problems] == [
+        "/rule/rules/0/value",
+        "/rule/rules/1/rules/0/value",
+        "/rule/rules/1/rules/1/rule/value",
+        "/rule/rules/1/rules/2/value",
+        "/rule/rules/2/where/1/value",
+        "/rule/rules/2/within",
+    ]
+    assert problems[0].message == "use a duration such as P7D (7 days) or PT12H (12 hours)"
+    assert problems[1].message == "use a list of values"
+    assert problems[2].message == "choose a value to compare with"
+
+
+def test_check_accepts_sensible_rules():
+    rule = {
+        "kind": "any",
+        "rules": [
+            attr("last_order", "within_last", "P7D"),
+            attr("seen", "more_than_ago", "PT12H"),
+            attr("country", "not_in", []),
+            attr("plan", "eq", None),
+            attr("plan", "exists"),
+            {"kind": "event", "event": "purchase", "where": [{"key": "sku", "op": "in", "value": ["A1"]}]},
+            {"kind": "subscription", "ends_within": "P7D"},
+            {"kind": "reachable", "channel": "sms"},
+        ],
+    }
+    assert BLOCK.check(cfg(rule)) == []
+
+
 @pytest.mark.parametrize(
     ("rule", "fragment"),
     [

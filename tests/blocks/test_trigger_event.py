@@ -67,6 +67,12 @@ def test_step_lets_the_contact_in():
     assert BLOCK.step(cfg(), item, StepContext(now=NOW, node_id="t")) == Go("next")
 
 
+def test_check_filter_values_that_could_never_match():
+    config = cfg("x", [{"key": "created", "op": "within_last", "value": 7}, {"key": "sku", "op": "starts_with"}])
+    assert [p.path for p in BLOCK.check(config)] == ["/where/0/value", "/where/1/value"]
+    assert BLOCK.check(cfg("x", [{"key": "created", "op": "within_last", "value": "P7D"}])) == []
+
+
 def test_declaration():
     assert BLOCK.category == "trigger"
     assert BLOCK.trigger == "event"

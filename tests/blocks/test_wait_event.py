@@ -97,6 +97,20 @@ def test_timeout_must_be_positive():
     assert BLOCK.check(CFG) == []
 
 
+def test_check_filter_values_that_could_never_match():
+    cfg = BLOCK.parse_config(
+        {
+            "event": "order_completed",
+            "timeout": "PT0S",
+            "where": [{"key": "country", "op": "in", "value": "PL"}, {"key": "total", "op": "gt", "value": 5}],
+        }
+    )
+    assert [(p.path, p.message) for p in BLOCK.check(cfg)] == [
+        ("/where/0/value", "use a list of values"),
+        ("/timeout", "the timeout must be longer than zero"),
+    ]
+
+
 def test_declaration():
     assert BLOCK.output_ports(CFG) == ("event", "timeout")
     assert BLOCK.needs(CFG) == NO_NEEDS

@@ -261,6 +261,25 @@ def test_one_bad_trigger_among_two_does_not_make_its_branch_unreachable():
     assert pointers(raw) == [("/nodes/1/config/note", "bad_config")]
 
 
+def test_semantic_problem_deep_in_a_rule_tree_points_at_the_field():
+    rule = {
+        "kind": "any",
+        "rules": [
+            {"kind": "tag", "tag": "vip"},
+            {"kind": "attribute", "key": "seen", "op": "within_last", "value": "7 days"},
+        ],
+    }
+    raw = {
+        "nodes": [TRIGGER, node("c", "condition", {"rule": rule}), MAIL],
+        "edges": [edge("e1", "start", "c"), edge("e2", "c", "mail", "yes")],
+    }
+    found = problems(raw)
+    assert [(p.pointer, p.code, p.node_id) for p in found] == [
+        ("/nodes/1/config/rule/rules/1/value", "bad_config", "c")
+    ]
+    assert "P7D" in found[0].message
+
+
 def test_node_that_is_not_even_a_node_does_not_make_the_journey_empty():
     raw = {"nodes": [{"type": "trigger.event", "config": {"event": "x"}}]}
     found = problems(raw)
