@@ -18,7 +18,7 @@ import { useFormat } from '../i18n/format';
 import { Canvas } from './Canvas';
 import { toCanvas, toGraph } from './graph';
 import { JourneyPanel } from './JourneyPanel';
-import { layoutNodes, NODE_HEIGHT, NODE_WIDTH } from './layout';
+import { freeSpot, layoutNodes, NODE_HEIGHT, NODE_WIDTH } from './layout';
 import { NodePanel } from './NodePanel';
 import { Palette } from './Palette';
 import { editorStore, useEditor } from './store';
@@ -64,6 +64,13 @@ export default function EditorPage() {
   );
 }
 
+/** Keyboard users land on the new block (arrow keys move it, Delete removes it) once React Flow has drawn it. */
+function focusNode(id: string, attempts = 20): void {
+  const element = document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`);
+  if (element) element.focus();
+  else if (attempts > 0) requestAnimationFrame(() => focusNode(id, attempts - 1));
+}
+
 interface EditorProps {
   journey: Journey;
   blockTypes: BlockType[];
@@ -84,9 +91,10 @@ function Editor({ journey, blockTypes, vocabulary, onJourneyChanged }: EditorPro
     (type: string) => {
       const canvas = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
       const centre = canvas ? screenToFlowPosition({ x: canvas.left + canvas.width / 2, y: canvas.top + canvas.height / 2 }) : { x: 0, y: 0 };
-      const id = editorStore.getState().addBlock(type, { x: Math.round(centre.x - NODE_WIDTH / 2), y: Math.round(centre.y - NODE_HEIGHT / 2) });
-      // Keyboard users land on the new block: arrow keys move it, Delete removes it.
-      if (id) requestAnimationFrame(() => document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`)?.focus());
+      const store = editorStore.getState();
+      const spot = freeSpot(store.nodes, { x: Math.round(centre.x - NODE_WIDTH / 2), y: Math.round(centre.y - NODE_HEIGHT / 2) });
+      const id = store.addBlock(type, spot);
+      if (id) focusNode(id);
     },
     [screenToFlowPosition],
   );

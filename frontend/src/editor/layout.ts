@@ -31,6 +31,16 @@ export function autoLayout(nodes: readonly BlockNode[], edges: readonly BlockEdg
   return positions;
 }
 
+/** The first spot at or below `wanted` where a new block does not cover another one. */
+export function freeSpot(nodes: readonly BlockNode[], wanted: { x: number; y: number }): { x: number; y: number } {
+  const step = NODE_HEIGHT + 40;
+  const covers = (y: number) =>
+    nodes.some((n) => Math.abs(n.position.x - wanted.x) < NODE_WIDTH && Math.abs(n.position.y - y) < (n.measured?.height ?? NODE_HEIGHT));
+  let y = wanted.y;
+  while (covers(y)) y += step;
+  return { x: wanted.x, y };
+}
+
 /** The nodes moved to their laid-out positions (unchanged objects for nodes dagre did not place). */
 export function layoutNodes(nodes: readonly BlockNode[], edges: readonly BlockEdge[]): BlockNode[] {
   const positions = autoLayout(nodes, edges);

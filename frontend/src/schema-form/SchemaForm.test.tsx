@@ -104,6 +104,13 @@ describe('SchemaForm', () => {
     expect(onChange).toHaveBeenLastCalledWith({ branches });
   });
 
+  it('fills an empty list up to its minimum length', () => {
+    const onChange = vi.fn();
+    render(<Harness type="split.random" initial={{}} onChange={onChange} />);
+    fireEvent.click(screen.getByTestId('field-config.branches-add'));
+    expect(onChange).toHaveBeenLastCalledWith({ branches: [{ weight: 1 }, { weight: 1 }] });
+  });
+
   it('edits dictionaries key by key', () => {
     const onChange = vi.fn();
     render(<Harness type="tag" initial={{ add: [] }} onChange={onChange} />);

@@ -423,7 +423,8 @@ function ArrayControl({ items, schema, ...props }: { items: JsonSchema; schema: 
         type="button"
         className="button small"
         disabled={list.length >= max}
-        onClick={() => replace([...list, defaultValue(items, root) ?? null])}
+        // Adding to a list below its minimum length fills it up to the minimum (split.random: two branches).
+        onClick={() => replace([...list, ...Array.from({ length: Math.max(1, min - list.length) }, () => defaultValue(items, root) ?? null)])}
         data-testid={testId(props.path, '-add')}
       >
         <Icon name="plus" size={14} />
