@@ -125,11 +125,34 @@ class SubscriptionRule(msgspec.Struct, tag="subscription", tag_field="kind", kw_
 Rule = AllOf | AnyOf | NotRule | AttributeRule | TagRule | EventRule | ReachableRule | SubscriptionRule
 
 
+class _FrozenDict(tuple):
+    """A JSON object made hashable for an :class:`EventQuery` key, told apart from a frozen array."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _FrozenDict and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((_FrozenDict, tuple(self)))
+
+
 def _freeze(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return _FrozenDict(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if type(value) is _FrozenDict:
+        return {k: _thaw(v) for k, v in value}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
     return value
 
 
@@ -282,10 +305,7 @@ def matches_filters(properties: dict[str, Any], filters: list[PropertyFilter], n
 
 def matches_frozen_filters(properties: dict[str, Any], where: tuple[tuple[str, Any], ...]) -> bool:
     """Filter form stored in an :class:`EventQuery` (hashable), as used by the runtime's counting."""
-    return all(
-        compare(lookup(properties, key), op, list(value) if isinstance(value, tuple) else value)
-        for key, (op, value) in where
-    )
+    return all(compare(lookup(properties, key), op, _thaw(value)) for key, (op, value) in where)
 
 
 def evaluate(rule: Rule, contact: Contact, now: datetime) -> bool:

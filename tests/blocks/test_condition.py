@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from backend.engine.rules import EventRule
+from backend.engine.rules import EventRule, matches_filters, matches_frozen_filters
 from backend.engine.sdk import Contact, EventQuery, Go, Item, Needs, StepContext, Subscription
 from blocks.condition import Condition
 
@@ -291,6 +291,41 @@ def test_query_with_dict_and_list_values_is_hashable():
         event_rule(event="x", where=[{"key": "meta", "value": {"b": [1, {"c": 2}], "a": None}}]), EventRule
     )
     assert isinstance(hash(rule.query()), int)
+
+
+@pytest.mark.parametrize(
+    ("where", "properties", "expected"),
+    [
+        ([{"key": "total", "op": "gte", "value": 100}], {"total": "150"}, True),
+        ([{"key": "sku", "op": "in", "value": ["A1", "B2"]}], {"sku": "B2"}, True),
+        ([{"key": "sku", "op": "not_in", "value": ["A1", "B2"]}], {"sku": "B2"}, False),
+        ([{"key": "size", "op": "in", "value": [[1, 2], [3, 4]]}], {"size": [3, 4]}, True),
+        (
+            [{"key": "meta", "op": "eq", "value": {"b": [1, {"c": 2}], "a": None}}],
+            {"meta": {"a": None, "b": [1, {"c": 2}]}},
+            True,
+        ),
+        ([{"key": "meta", "op": "eq", "value": {"a": 1}}], {"meta": [["a", 1]]}, False),
+        ([{"key": "tags", "op": "contains", "value": "sale"}], {"tags": ["new", "sale"]}, True),
+        (
+            [{"key": "page.path", "op": "starts_with", "value": "/p"}, {"key": "ref", "op": "not_exists"}],
+            {"page": {"path": "/pricing"}},
+            True,
+        ),
+    ],
+)
+def test_runtime_counting_filter_agrees_with_the_rule(where, properties, expected):
+    """The runtime counts events with the hashable filters stored in ``EventRule.query()``; they must
+    select exactly the events the rule's own filters select."""
+    rule = msgspec.convert(event_rule(event="x", where=where), EventRule)
+    assert matches_filters(properties, rule.where) is expected
+    assert matches_frozen_filters(properties, rule.query().where) is expected
+
+
+def test_object_and_array_filter_values_are_different_queries():
+    as_object = msgspec.convert(event_rule(event="x", where=[{"key": "m", "value": {"a": 1}}]), EventRule).query()
+    as_array = msgspec.convert(event_rule(event="x", where=[{"key": "m", "value": [["a", 1]]}]), EventRule).query()
+    assert as_object != as_array
 
 
 def test_needs_lists_every_event_query_once_and_subscriptions_when_used():
