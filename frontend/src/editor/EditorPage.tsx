@@ -67,7 +67,8 @@ export default function EditorPage() {
 /** Keyboard users land on the new block (arrow keys move it, Delete removes it) once React Flow has drawn it. */
 function focusNode(id: string, attempts = 20): void {
   const element = document.querySelector<HTMLElement>(`.react-flow__node[data-id="${CSS.escape(id)}"]`);
-  if (element) element.focus();
+  // React Flow keeps a node hidden (and so unfocusable) until it has measured it.
+  if (element && getComputedStyle(element).visibility !== 'hidden') element.focus();
   else if (attempts > 0) requestAnimationFrame(() => focusNode(id, attempts - 1));
 }
 
