@@ -9,7 +9,7 @@ driver: ``executemany`` on SQLite (in-process, so per-row calls are cheap), ``un
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,8 +83,47 @@ class FastSQL:
         marks = ", ".join("?" * len(columns))
         self.many(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows))
 
+    def copy_text(self, table: str, columns: Sequence[str], chunks: Iterable[str]) -> None:
+        """COPY pre-formatted text (see :func:`copy_field`) on PostgreSQL: for rows whose shape the caller
+        knows, formatting lines with f-strings beats the driver's per-value dumpers several times over."""
+        raw = self.conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+
     def id_list(self, ids: Sequence[int]) -> tuple[str, tuple]:
         """An ``IN`` list: ``= ANY(?)`` with one array on PostgreSQL, ``IN (?, ?, …)`` on SQLite."""
         if self.postgres:
             return "= ANY(?)", (list(ids),)
         return f"IN ({', '.join('?' * len(ids))})", tuple(ids)
+
+
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers, bound as text and cast in SQL (``?::bigint[]``).
+
+    psycopg dumps list parameters item by item in Python (a dumper call and a regex per item); joining
+    the decimal strings ourselves costs a small fraction of that for the thousands of ids per batch.
+    """
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_field(value: str | None) -> str:
+    """One field of a COPY text-format line: NULL as ``\\N``, backslash and separators escaped."""
+    if value is None:
+        return "\\N"
+    return value.translate(_COPY_ESCAPES)
+
+
+def chunked_lines(lines: Iterable[str], size: int = 8192) -> Iterator[str]:
+    """Join many short lines into fewer, larger strings for ``copy_text``."""
+    buffer: list[str] = []
+    for line in lines:
+        buffer.append(line)
+        if len(buffer) >= size:
+            yield "".join(buffer)
+            buffer.clear()
+    if buffer:
+        yield "".join(buffer)

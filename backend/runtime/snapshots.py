@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
 from backend.db.fastsql import FastSQL
@@ -27,32 +29,63 @@ def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield ids[start : start + size]
 
 
+CONTACT_COLUMNS = "external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent, timezone, locale"
+"""The snapshot columns after ``id``, in the order :func:`contact_from_row` reads them."""
+
+CONTACT_COLUMNS_PG = (
+    "external_id, attributes::text, tags::text, email, phone, wechat_openid, push_tokens::text, consent::text,"
+    " timezone, locale"
+)
+"""The same on PostgreSQL, with JSON as text: msgspec decodes it several times faster than psycopg's
+``json.loads``, and the common empty values are not decoded at all."""
+
+_decode = msgspec.json.decode
+
+
+def json_dict(value: Any) -> dict:
+    """A JSON object column as a fresh dict (``{}`` for NULL, empty or already-decoded falsy values)."""
+    if value is None or value == "{}":
+        return {}
+    if isinstance(value, str | bytes):
+        value = _decode(value)
+    return value or {}
+
+
+def json_list(value: Any) -> list:
+    """A JSON array column as a fresh list (``[]`` for NULL or empty)."""
+    if value is None or value == "[]":
+        return []
+    if isinstance(value, str | bytes):
+        value = _decode(value)
+    return value or []
+
+
+def contact_from_row(cid: int, ext, attrs, tags, email, phone, openid, push, consent, tz, locale) -> Contact:
+    """A snapshot from the columns of :data:`CONTACT_COLUMNS` (in that order)."""
+    return Contact(
+        id=cid,
+        external_id=ext,
+        attributes=json_dict(attrs),
+        tags=set(json_list(tags)),
+        email=email,
+        phone=phone,
+        wechat_openid=openid,
+        push_tokens=json_list(push),
+        consent=json_dict(consent),
+        timezone=tz,
+        locale=locale,
+    )
+
+
 def load_contacts(conn: sa.Connection, ids: Iterable[int]) -> dict[int, Contact]:
     fast = FastSQL(conn)
-    read_json = fast.read_json
+    columns = CONTACT_COLUMNS_PG if fast.postgres else CONTACT_COLUMNS
     ids = sorted(set(ids))
     out: dict[int, Contact] = {}
     for part in chunks(ids):
         in_list, params = fast.id_list(part)
-        rows = fast.all(
-            "SELECT id, external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent,"
-            f" timezone, locale FROM contacts WHERE id {in_list}",
-            params,
-        )
-        for cid, ext, attrs, tags, email, phone, openid, push, consent, tz, locale in rows:
-            out[cid] = Contact(
-                id=cid,
-                external_id=ext,
-                attributes=read_json(attrs) or {},
-                tags=set(read_json(tags) or ()),
-                email=email,
-                phone=phone,
-                wechat_openid=openid,
-                push_tokens=read_json(push) or [],
-                consent=read_json(consent) or {},
-                timezone=tz,
-                locale=locale,
-            )
+        for row in fast.all(f"SELECT id, {columns} FROM contacts WHERE id {in_list}", params):
+            out[row[0]] = contact_from_row(*row)
     return out
 
 
