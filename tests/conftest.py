@@ -109,3 +109,14 @@ def registry():
 def workspace(sessions) -> NewWorkspace:
     with sessions.begin() as session:
         return create_workspace(session, "acme", "Acme Inc.")
+
+
+@pytest.fixture
+def smtp_server():
+    """A real aiosmtpd server on a free local port; ``smtp_server.messages`` is what it accepted,
+    ``smtp_server.url`` is an ``smtp://`` URL for ``settings.smtp_url`` (see tests/smtp_sink.py)."""
+    from tests.smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()

@@ -62,7 +62,19 @@ class LenientUndefined(ChainableUndefined):
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _lenient
     __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = _lenient
     __mod__ = __rmod__ = __pow__ = __rpow__ = __neg__ = __pos__ = _lenient
-    __call__ = __getitem__ = _lenient
+    __call__ = _lenient
+
+    def __getattr__(self, name: str) -> LenientUndefined:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._child(name)
+
+    def __getitem__(self, key: Any) -> LenientUndefined:
+        return self._child(str(key))
+
+    def _child(self, name: str) -> LenientUndefined:
+        parent = self._undefined_name
+        return type(self)(obj=self, name=f"{parent}.{name}" if parent else name)
 
     def _false(self, other: Any) -> bool:
         return False
@@ -86,6 +98,9 @@ class recording_missing:
 
     def __exit__(self, *exc: object) -> None:
         _missing.reset(self._token)
+        # ``a.b.c`` was recorded as ``a``, ``a.b``, ``a.b.c``: keep the longest paths only.
+        unique = list(dict.fromkeys(self.names))
+        self.names[:] = [n for n in unique if not any(o.startswith(n + ".") for o in unique)]
 
 
 class WaymarkSandbox(ImmutableSandboxedEnvironment):
