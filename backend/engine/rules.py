@@ -295,7 +295,7 @@ def _contains(actual: Any, expected: Any) -> bool:
     if isinstance(actual, str):
         return isinstance(expected, str) and expected in actual
     if isinstance(actual, list | tuple | set):
-        return expected in actual
+        return any(_equal(item, expected) for item in actual)
     return False
 
 

@@ -122,7 +122,7 @@ def test_unconnected_ports_are_allowed_the_contact_completes_there():
     compiled, found = validate(
         {
             "nodes": [TRIGGER, node("c", "condition", {"rule": {"kind": "tag", "tag": "x"}})],
-            "edges": [edge("e1", "start", "c", "next"), edge("e2", "c", "c2", "yes")][:1],
+            "edges": [edge("e1", "start", "c")],
         },
         REGISTRY,
     )
@@ -202,10 +202,7 @@ def test_every_kind_of_problem_is_reported_at_once_with_its_pointer():
     by_pointer = {p.pointer: p.message for p in found}
     assert by_pointer["/colour"] == "unknown field 'colour'"
     assert "Invalid ISO8601 duration" in by_pointer["/nodes/1/config/duration"]
-    assert (
-        "like" in by_pointer["/nodes/2/config/rule/rules/1/op"]
-        or "Invalid enum value" in by_pointer["/nodes/2/config/rule/rules/1/op"]
-    )
+    assert by_pointer["/nodes/2/config/rule/rules/1/op"] == "Invalid enum value 'like'"
     assert by_pointer["/nodes/3/type"] == "unknown block type 'acme.slack'"
     assert by_pointer["/nodes/4/version"] == "block type 'send' has no version 7 (known: 1)"
     assert by_pointer["/nodes/5/id"] == "node id 'start' is used twice"
