@@ -51,8 +51,8 @@ def sources(schema: Any) -> set[str]:
 
 def test_entry_points_yield_all_twelve_built_ins():
     registry = load_entry_points()
-    assert {b.type for b in registry} == BUILT_INS
-    assert len(list(registry)) == 12
+    built_in = [b for b in registry if type(b).__module__.startswith("blocks.")]
+    assert sorted(b.type for b in built_in) == sorted(BUILT_INS)
     for block_type in BUILT_INS:
         assert block_type in registry
         assert registry.versions(block_type) == [1]
@@ -152,7 +152,7 @@ def test_duplicate_entry_point_keeps_the_first_and_logs_the_second(monkeypatch, 
 
 
 def test_describe_has_a_json_schema_form_per_block():
-    described = describe_by_type()
+    described = {t: d for t, d in describe_by_type().items() if t in BUILT_INS}
     assert set(described) == BUILT_INS
     for block_type, d in described.items():
         schema = d["config_schema"]
