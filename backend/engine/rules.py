@@ -303,9 +303,13 @@ def matches_filters(properties: dict[str, Any], filters: list[PropertyFilter], n
     return all(compare(lookup(properties, f.key), f.op, f.value, now) for f in filters)
 
 
-def matches_frozen_filters(properties: dict[str, Any], where: tuple[tuple[str, Any], ...]) -> bool:
-    """Filter form stored in an :class:`EventQuery` (hashable), as used by the runtime's counting."""
-    return all(compare(lookup(properties, key), op, _thaw(value)) for key, (op, value) in where)
+def matches_frozen_filters(
+    properties: dict[str, Any], where: tuple[tuple[str, Any], ...], now: datetime | None = None
+) -> bool:
+    """Filter form stored in an :class:`EventQuery` (hashable), as used by the runtime's counting.
+
+    Relative-date filters (``within_last``, ``more_than_ago``) need ``now``; without it they never match."""
+    return all(compare(lookup(properties, key), op, _thaw(value), now) for key, (op, value) in where)
 
 
 def evaluate(rule: Rule, contact: Contact, now: datetime) -> bool:

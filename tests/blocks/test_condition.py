@@ -325,6 +325,15 @@ def test_runtime_counting_filter_agrees_with_the_rule(where, properties, expecte
     assert matches_frozen_filters(properties, rule.query().where) is expected
 
 
+def test_runtime_counting_filter_with_a_relative_date_needs_now():
+    where = [{"key": "shipped_at", "op": "within_last", "value": "P2D"}]
+    rule = msgspec.convert(event_rule(event="x", where=where), EventRule)
+    recent = {"shipped_at": (NOW - timedelta(days=1)).isoformat()}
+    old = {"shipped_at": (NOW - timedelta(days=5)).isoformat()}
+    assert matches_frozen_filters(recent, rule.query().where, NOW) is matches_filters(recent, rule.where, NOW) is True
+    assert matches_frozen_filters(old, rule.query().where, NOW) is matches_filters(old, rule.where, NOW) is False
+
+
 def test_object_and_array_filter_values_are_different_queries():
     as_object = msgspec.convert(event_rule(event="x", where=[{"key": "m", "value": {"a": 1}}]), EventRule).query()
     as_array = msgspec.convert(event_rule(event="x", where=[{"key": "m", "value": [["a", 1]]}]), EventRule).query()
