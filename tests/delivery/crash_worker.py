@@ -1,0 +1,74 @@
+"""A worker that stops dead at a chosen point, for the crash tests (not part of Waymark).
+
+    python tests/delivery/crash_worker.py MODE --marker PATH --now ISO-TIME
+
+MODE is ``tick`` (stop inside the tick's transaction, right after claiming enrollments),
+``dispatch-after-claim`` (after the outbox claim committed, before rendering) or
+``dispatch-after-send`` (after the provider accepted a message, before the outcome is recorded).
+At that point it writes ``PATH`` and sleeps; the test then kills it with SIGKILL. Settings come from
+the environment (``WAYMARK_DATABASE_URL``, ``WAYMARK_SMTP_URL``, …) like any Waymark process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from backend.clock import MovableClock
+from backend.config import load_settings
+from backend.runtime.outbox import Dispatcher
+from backend.runtime.tick import Ticker
+from backend.services import Services
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["tick", "dispatch-after-claim", "dispatch-after-send"])
+    parser.add_argument("--marker", required=True)
+    parser.add_argument("--now", required=True)
+    args = parser.parse_args()
+    marker = Path(args.marker)
+    services = Services.create(load_settings(), clock=MovableClock(datetime.fromisoformat(args.now)))
+
+    def stop_here(what: str, detail: object) -> None:
+        marker.write_text(json.dumps({"pid": os.getpid(), "at": what, "detail": detail}, default=str))
+        time.sleep(300)  # the test kills us here
+        raise SystemExit(4)
+
+    if args.mode == "tick":
+        ticker = Ticker(services.engine, services.graphs, services.clock)
+        if hasattr(ticker, "after_claim"):
+            ticker.after_claim = lambda rows: stop_here("tick claimed", [r.id for r in rows])
+        else:
+            # The tick has no hook (any more): stop at the same point, inside the transaction right
+            # after the claim query locked the rows, by wrapping the claim step.
+            claim = ticker._claim
+
+            def claim_then_stop(fast, now):
+                claimed = claim(fast, now)
+                if claimed.count:
+                    ids = [i.enrollment_id for b in claimed.versions.values() for i in b.items]
+                    stop_here("tick claimed", ids)
+                return claimed
+
+            ticker._claim = claim_then_stop
+        ticker.run_until_idle()
+    else:
+        dispatcher = Dispatcher(services)
+        if args.mode == "dispatch-after-claim":
+            dispatcher.after_claim = lambda rows: stop_here("outbox claimed", [r.id for r in rows])
+        else:
+            dispatcher.after_send = lambda job, result: stop_here("provider answered", [job.id, result.outcome])
+        dispatcher.run_once()
+    return 3  # the hook never ran: the test fails waiting for the marker
+
+
+if __name__ == "__main__":
+    sys.exit(main())
