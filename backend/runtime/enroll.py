@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from backend.db.fastsql import FastSQL, int_array
 from backend.db.models import Enrollment
 from backend.engine.validation import CompiledGraph
 from backend.runtime.snapshots import chunks
@@ -63,7 +64,7 @@ def enroll(
             ):
                 blocked.add(contact_id)
     percent = graph.settings.control_group_percent
-    rows = []
+    rows: list[tuple[int, bool]] = []
     for contact_id in wanted:
         if contact_id in blocked:
             result.skipped += 1
@@ -73,23 +74,56 @@ def enroll(
             result.control += 1
         else:
             result.enrolled += 1
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "journey_id": journey_id,
-                "version_id": version_id,
-                "contact_id": contact_id,
-                "node_id": trigger_node,
-                "node_entered_at": now,
-                "due_at": None if control else now,
-                "status": "control" if control else "active",
-                "control": control,
-                "context": context,
-                "trigger_key": trigger_key,
-                "entered_at": now,
-                "finished_at": now if control else None,
-            }
-        )
+        rows.append((contact_id, control))
     if rows:
-        conn.execute(_enr.insert(), rows)
+        fast = FastSQL(conn)
+        # What the ORM stored: a missing context is JSON null, not SQL NULL.
+        shared = (workspace_id, journey_id, version_id, trigger_node, fast.json(context) or "null", trigger_key)
+        _insert(fast, shared, rows, now)
     return result
+
+
+_INSERT_COLUMNS = (
+    "workspace_id, journey_id, version_id, node_id, context, trigger_key, contact_id, node_entered_at, due_at,"
+    " status, control, entered_at, finished_at"
+)
+
+
+def _insert(fast: FastSQL, shared: tuple, rows: list[tuple[int, bool]], now: datetime) -> None:
+    """Raw bulk insert. Rows differ only in contact and control flag, so PostgreSQL gets one ``unnest``
+    of two array literals and SQLite an ``executemany`` of plain tuples: no per-row ORM processing."""
+    at = fast.dt(now)
+    if fast.postgres:
+        fast.conn.exec_driver_sql(
+            f"INSERT INTO enrollments ({_INSERT_COLUMNS})"
+            " SELECT %s, %s, %s, %s, %s::jsonb, %s, r.contact_id, %s,"
+            " CASE WHEN r.control THEN NULL ELSE %s END, CASE WHEN r.control THEN 'control' ELSE 'active' END,"
+            " r.control, %s, CASE WHEN r.control THEN %s END"
+            " FROM unnest(%s::bigint[], %s::boolean[]) WITH ORDINALITY AS r(contact_id, control, n) ORDER BY r.n",
+            (
+                *shared,
+                at,
+                at,
+                at,
+                at,
+                int_array(contact_id for contact_id, _control in rows),
+                "{" + ",".join("t" if control else "f" for _contact_id, control in rows) + "}",
+            ),
+        )
+        return
+    fast.many(
+        f"INSERT INTO enrollments ({_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                *shared,
+                contact_id,
+                at,
+                None if control else at,
+                "control" if control else "active",
+                control,
+                at,
+                at if control else None,
+            )
+            for contact_id, control in rows
+        ],
+    )
