@@ -31,6 +31,7 @@ class SplitRandom(BlockType):
     icon = "shuffle"
     category = "flow"
     ports = ("a", "b")
+    ports_from = "branches"
     Config = SplitRandomConfig
 
     def output_ports(self, config: SplitRandomConfig) -> tuple[str, ...]:

@@ -18,7 +18,11 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     headers: dict[str, str] = {}
     body: Annotated[
         str | None,
-        msgspec.Meta(title="Body template", description="Jinja2; empty sends the contact as JSON"),
+        msgspec.Meta(
+            title="Body template",
+            description="Jinja2; empty sends the contact as JSON",
+            extra_json_schema={"x-widget": "textarea"},
+        ),
     ] = None
 
 

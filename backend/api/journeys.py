@@ -436,11 +436,18 @@ class JourneyController(Controller):
     @get("/{journey_id:int}/stats", sync_to_thread=True, summary="Per-block and overall counts")
     def stats(self, services: Services, principal: Principal, journey_id: int) -> JourneyStats:
         with services.sessions() as session:
-            _journey(session, principal, journey_id)
+            journey = _journey(session, principal, journey_id)
             nodes: dict[str, NodeStats] = {}
 
             def node(node_id: str) -> NodeStats:
                 return nodes.setdefault(node_id, NodeStats(0, 0, {}))
+
+            if journey.published_version_id is not None:
+                graph = session.execute(
+                    sa.select(JourneyVersion.graph).where(JourneyVersion.id == journey.published_version_id)
+                ).scalar_one()
+                for n in graph.get("nodes", []):
+                    node(n["id"])
 
             version_ids = sa.select(JourneyVersion.id).where(JourneyVersion.journey_id == journey_id)
             waiting = session.execute(

@@ -10,6 +10,7 @@ from litestar import Controller, get
 
 from backend.api.auth import Principal
 from backend.db.models import Contact, Event, Template
+from backend.engine.graph import Settings
 from backend.services import Services
 
 VOCABULARY_SAMPLE = 2000
@@ -35,6 +36,14 @@ class MetaController(Controller):
     @get("/block-types", summary="Block types with their config JSON Schemas", sync_to_thread=False)
     def block_types(self, services: Services, locale: str | None = None) -> list[dict[str, Any]]:
         return services.registry.describe(locale)
+
+    @get("/journey-settings-schema", summary="JSON Schema of a journey's settings", sync_to_thread=False)
+    def settings_schema(self) -> dict[str, Any]:
+        (schema,), components = msgspec.json.schema_components([Settings], ref_template="#/$defs/{name}")
+        schema = dict(components.pop(schema["$ref"].rsplit("/", 1)[-1]))
+        if components:
+            schema["$defs"] = components
+        return schema
 
     @get("/vocabulary", sync_to_thread=True, summary="Names used in this workspace, for autocomplete")
     def vocabulary(self, services: Services, principal: Principal) -> Vocabulary:

@@ -18,10 +18,10 @@ from typing import Annotated
 
 import msgspec
 import sqlalchemy as sa
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from backend.api.auth import Principal, SessionInfo
 from backend.api.errors import ApiError
@@ -39,6 +39,11 @@ FAILURE_WINDOW = 15 * 60
 class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class ProfilePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    locale: Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
 
 class UserOut(msgspec.Struct):
@@ -214,7 +219,27 @@ class SessionController(Controller):
         if info is None:
             raise NotAuthorizedException("Not signed in")
         with services.sessions() as session:
-            user = session.get(User, info.principal.user_id)
-            if user is None:
-                raise NotAuthorizedException("Not signed in")
+            return _session_out(session, _signed_in_user(session, info), info.principal.workspace_id, info.csrf)
+
+    @patch("/me", sync_to_thread=True, summary="Change the signed-in user's language or name")
+    def update_me(self, services: Services, request: Request, data: ProfilePatch) -> SessionOut:
+        info = read_session(request)
+        if info is None:
+            raise NotAuthorizedException("Not signed in")
+        sent = request.headers.get("x-csrf-token", "")
+        if not sent or not hmac.compare_digest(sent, info.csrf):
+            raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+        with services.sessions.begin() as session:
+            user = _signed_in_user(session, info)
+            if data.locale is not None:
+                user.locale = data.locale
+            if data.name is not None:
+                user.name = data.name
             return _session_out(session, user, info.principal.workspace_id, info.csrf)
+
+
+def _signed_in_user(session, info: SessionInfo) -> User:
+    user = session.get(User, info.principal.user_id)
+    if user is None:
+        raise NotAuthorizedException("Not signed in")
+    return user

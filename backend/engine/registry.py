@@ -62,6 +62,7 @@ class Registry:
                     "category": block.category,
                     "ports": list(block.ports),
                     "dynamic_ports": type(block).output_ports is not BlockType.output_ports,
+                    "ports_from": block.ports_from,
                     "trigger": block.trigger,
                     "pauses": block.pauses,
                     "config_schema": schema,

@@ -212,6 +212,8 @@ class BlockType:
     """For entry blocks: how contacts get in, ``"event"``, ``"date"`` or ``"manual"``."""
     pauses: ClassVar[bool] = False
     """True for blocks that make a contact wait; a loop must contain one."""
+    ports_from: ClassVar[str | None] = None
+    """For config-dependent ports: the config array whose items' ``name`` are the ports (for the editor)."""
     translations: ClassVar[dict[str, dict[str, str]]] = {}
     """Per-locale overrides for ``label``, ``description`` and ``field.<name>`` titles."""
 
@@ -242,6 +244,10 @@ class BlockType:
             schema = dict(components.pop(name))
         if components:
             schema["$defs"] = components
+        # msgspec leaves out defaults made by a factory; the editor needs them to create a new block.
+        for field in msgspec.structs.fields(self.Config):
+            if field.default_factory is not msgspec.NODEFAULT and field.encode_name in schema.get("properties", {}):
+                schema["properties"][field.encode_name]["default"] = msgspec.to_builtins(field.default_factory())
         return schema
 
     def parse_config(self, raw: Any) -> Any:

@@ -59,9 +59,10 @@ def msgspec_path_to_pointer(message: str) -> tuple[str, str]:
     msgspec writes a field as ``.name`` (any characters but ``.`` and ``[``), an array index as ``[0]``,
     and a mapping value as ``[...]`` without saying which key: the pointer stops at that mapping rather
     than point at a member that does not exist."""
+    missing = re.match(r"Object missing required field `(.+?)`", message)
     match = re.search(r" - at `\$(.*)`$", message)
     if not match:
-        return "", message
+        return ("/" + _escape(missing[1]), message) if missing else ("", message)
     path, position, parts = match[1], 0, []
     while position < len(path):
         part = _PATH_PART.match(path, position)
@@ -69,6 +70,8 @@ def msgspec_path_to_pointer(message: str) -> tuple[str, str]:
             break
         parts.append("/" + _escape(part[1] if part[1] is not None else part[2]))
         position = part.end()
+    if missing:
+        parts.append("/" + _escape(missing[1]))
     return "".join(parts), message[: match.start()]
 
 

@@ -76,3 +76,15 @@ def test_repeated_failures_are_throttled(web):
     blocked = login(web)  # even the right password waits out the window
     assert blocked.status_code == 429
     assert blocked.headers["retry-after"]
+
+
+def test_language_choice_is_stored_on_the_account(web):
+    csrf = login(web).json()["csrf_token"]
+    assert web.patch("/api/auth/me", json={"locale": "zh-CN"}).status_code == 403
+    changed = web.patch("/api/auth/me", json={"locale": "zh-CN"}, headers={"X-CSRF-Token": csrf})
+    assert changed.json()["user"]["locale"] == "zh-CN"
+    web.post("/api/auth/logout")
+    assert login(web).json()["user"]["locale"] == "zh-CN"
+    bad = web.patch("/api/auth/me", json={"locale": "chinese"}, headers={"X-CSRF-Token": csrf})
+    assert bad.status_code == 400
+    assert bad.json()["problems"][0]["pointer"] == "/locale"
