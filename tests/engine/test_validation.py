@@ -246,8 +246,8 @@ def test_trigger_with_a_bad_config_is_still_a_trigger():
     trigger" nor everything after it "unreachable"."""
     raw = {"nodes": [node("start", "trigger.event", {}), MAIL], "edges": [edge("e1", "start", "mail")]}
     found = problems(raw)
-    assert [(p.pointer, p.code) for p in found] == [("/nodes/0/config", "bad_config")]
-    assert "event" in found[0].message
+    assert [(p.pointer, p.code) for p in found] == [("/nodes/0/config/event", "bad_config")]
+    assert found[0].message == "Object missing required field `event`"
 
 
 def test_one_bad_trigger_among_two_does_not_make_its_branch_unreachable():
@@ -280,7 +280,7 @@ def test_semantic_problem_deep_in_a_rule_tree_points_at_the_field():
 def test_node_that_is_not_even_a_node_does_not_make_the_journey_empty():
     raw = {"nodes": [{"type": "trigger.event", "config": {"event": "x"}}]}
     found = problems(raw)
-    assert [(p.pointer, p.code) for p in found] == [("/nodes/0", "invalid")]
+    assert [(p.pointer, p.code) for p in found] == [("/nodes/0/id", "invalid")]
     assert "missing required field `id`" in found[0].message
 
 
@@ -304,7 +304,7 @@ def test_malformed_node(bad_node, pointer):
 @pytest.mark.parametrize(
     ("bad_edge", "pointer"),
     [
-        ({"id": "e", "source": "start"}, "/edges/0"),
+        ({"id": "e", "source": "start"}, "/edges/0/target"),
         ({"id": "e", "source": "start", "target": 5}, "/edges/0/target"),
         ({"id": "e", "source": "start", "target": "mail", "label": "x"}, "/edges/0"),
     ],
@@ -341,11 +341,11 @@ def test_unknown_top_level_fields_are_each_reported():
     [
         ({"reentry": "sometimes"}, "/settings/reentry"),
         ({"quiet_hours": {"start": "25:00", "end": "08:00"}}, "/settings/quiet_hours/start"),
-        ({"quiet_hours": {"start": "22:00"}}, "/settings/quiet_hours"),
+        ({"quiet_hours": {"start": "22:00"}}, "/settings/quiet_hours/end"),
         ({"frequency_cap": {"messages": 0, "per": "P1D"}}, "/settings/frequency_cap/messages"),
         ({"frequency_cap": {"messages": 2, "per": "weekly"}}, "/settings/frequency_cap/per"),
         ({"control_group_percent": 150}, "/settings/control_group_percent"),
-        ({"goal": {"exit": True}}, "/settings/goal"),
+        ({"goal": {"exit": True}}, "/settings/goal/event"),
         ({"exit_when": "unsubscribed"}, "/settings/exit_when"),
         ({"timezone": "Europe/Atlantis"}, "/settings/timezone"),
         ({"timezone": 8}, "/settings/timezone"),
@@ -511,7 +511,13 @@ def test_long_loop_is_found_without_recursion_limits():
             "Expected `int`, got `str`",
         ),
         ("Expected `int`, got `str` - at `$`", "", "Expected `int`, got `str`"),
-        ("Object missing required field `template`", "", "Object missing required field `template`"),
+        ("Object missing required field `template`", "/template", "Object missing required field `template`"),
+        (
+            "Object missing required field `key` - at `$.where[0]`",
+            "/where/0/key",
+            "Object missing required field `key`",
+        ),
+        ("Object contains unknown field `colour`", "", "Object contains unknown field `colour`"),
         ("Expected `int`, got `str` - at `$.a/b~c`", "/a~1b~0c", "Expected `int`, got `str`"),
         ("Expected `int`, got `str` - at `$.has space`", "/has space", "Expected `int`, got `str`"),
         ("Expected `int`, got `str` - at `$.x[0][1]`", "/x/0/1", "Expected `int`, got `str`"),
