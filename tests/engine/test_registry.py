@@ -171,6 +171,28 @@ def test_describe_has_a_json_schema_form_per_block():
     assert {t for t, d in described.items() if d["pauses"]} == {"wait.duration", "wait.until", "wait.event"}
 
 
+def test_a_new_block_form_starts_from_working_defaults():
+    """Defaults made by a factory (a list) are in the schema, and a config built from every default
+    parses, so a block dropped on the canvas is only missing what the marketer must choose."""
+    described = describe_by_type()
+    assert described["send"]["config_schema"]["properties"]["fallback"]["default"] == ["email", "push", "sms", "wechat"]
+    assert described["split.random"]["config_schema"]["properties"]["branches"]["default"] == [
+        {"name": "a", "weight": 50},
+        {"name": "b", "weight": 50},
+    ]
+    registry = load_entry_points()
+    split = registry.get("split.random")
+    defaults = {k: v["default"] for k, v in described["split.random"]["config_schema"]["properties"].items()}
+    assert split.output_ports(split.parse_config(defaults)) == ("a", "b")
+
+
+def test_config_dependent_ports_say_where_they_come_from():
+    described = describe_by_type()
+    assert described["split.random"]["ports_from"] == "branches"
+    assert {t for t, d in described.items() if d["ports_from"] and t in BUILT_INS} == {"split.random"}
+    assert {t for t, d in described.items() if d["dynamic_ports"] and t in BUILT_INS} == {"split.random"}
+
+
 def test_every_schema_reference_resolves_inside_its_own_schema():
     """The editor renders each block's form from its schema alone, so every $ref must point into $defs."""
     for block_type, d in describe_by_type().items():
