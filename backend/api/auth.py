@@ -11,6 +11,8 @@ import base64
 import hmac
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -55,7 +57,7 @@ class KeyCache:
             hit = self._items.get(digest)
             if hit and hit[0] > now:
                 return hit[1]
-        with services.engine.connect() as conn:
+        with reading(services.engine) as conn:
             row = conn.execute(
                 sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.kind, ApiKey.prefix).where(
                     ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
@@ -75,6 +77,18 @@ class KeyCache:
     def forget(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only: on SQLite its transactions start with a plain BEGIN instead of taking
+    the write lock (see db/session.py), so reads never queue behind a long write."""
+    with engine.connect() as conn:
+        conn.info["read_only"] = True
+        try:
+            yield conn
+        finally:
+            conn.info.pop("read_only", None)
 
 
 def services_of(connection: ASGIConnection) -> Services:

@@ -19,7 +19,6 @@ Duplicates are accepted and ignored; overload (per-workspace token bucket, a bus
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 import uuid
@@ -38,11 +37,11 @@ import sqlalchemy as sa
 from litestar import Controller, Request, post
 from litestar.openapi.spec import Operation
 from msgspec import UNSET, Meta, UnsetType
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.api.app import INGEST_HANDLERS
 from backend.api.auth import Principal
 from backend.api.errors import ApiError, ProblemItem
+from backend.db.fastsql import FastSQL
 from backend.db.models import Contact, Enrollment, Event, OutboxMessage, StepLog, Subscription
 from backend.engine.validation import msgspec_path_to_pointer
 from backend.runtime.events import IncomingEvent, handle_events
@@ -233,15 +232,9 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
     return body
 
 
-_MISSING_FIELD = re.compile(r"^Object missing required field `([^`]+)`")
-
-
 def _decode_problem(exc: msgspec.MsgspecError, base: str) -> ApiError:
     if isinstance(exc, msgspec.ValidationError):
         suffix, message = msgspec_path_to_pointer(str(exc))
-        missing = _MISSING_FIELD.match(message)
-        if missing:
-            suffix += "/" + missing[1]
         pointer = base + suffix
         return ApiError(
             400, "The request has problems", f"{pointer or '/'}: {message}", [ProblemItem(pointer, message)]
@@ -507,6 +500,7 @@ class IngestResult:
     woken: int = 0
 
 
+_JSON_COLUMNS = frozenset({"push_tokens", "consent", "attributes", "tags"})
 _STATE_COLUMNS = (
     "external_id",
     "anonymous_id",
@@ -555,10 +549,6 @@ def _new_state(external_id: str | None, anonymous_id: str | None) -> dict[str, A
     }
 
 
-def _insert(conn: sa.Connection, table: sa.Table):
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-
-
 def store(conn: sa.Connection, services: Services, workspace_id: int, items: list[Item], now: datetime) -> IngestResult:
     """Write one request's messages in the caller's transaction (see the module docstring)."""
     result = IngestResult(received=len(items))
@@ -566,41 +556,17 @@ def store(conn: sa.Connection, services: Services, workspace_id: int, items: lis
     for item in items:
         unique.setdefault(item.message_id, item)
 
-    # 1. Claim the messageIds. Sorted, so two concurrent batches lock index entries in the same order.
-    rows = [
-        {
-            "workspace_id": workspace_id,
-            "contact_id": None,
-            "name": item.name,
-            "properties": item.properties,
-            "occurred_at": item.occurred_at,
-            "received_at": now,
-            "message_id": item.message_id,
-            "source": "api",
-        }
-        for _, item in sorted(unique.items())
-    ]
-    claim = (
-        _insert(conn, _events)
-        .on_conflict_do_nothing(index_elements=["workspace_id", "message_id"])
-        .returning(_events.c.id, _events.c.message_id)
-    )
-    claimed = dict((message_id, event_id) for event_id, message_id in conn.execute(claim, rows))
-    accepted = []
-    for item in items:
-        event_id = claimed.pop(item.message_id, None)
-        if event_id is not None:
-            item.event_id = event_id
-            accepted.append(item)
+    # 1. Skip what is already stored (and repeats within the request).
+    fast = FastSQL(conn)
+    stored = _stored_message_ids(fast, workspace_id, list(unique))
+    accepted = [item for item in items if unique[item.message_id] is item and item.message_id not in stored]
     result.accepted = len(accepted)
     result.duplicates = len(items) - len(accepted)
     if not accepted:
         return result
 
-    # 2. Who is who.
-    merges = _resolve(conn, workspace_id, accepted, now, result)
-
-    # 3. Traits, then write contacts, subscriptions and the events' contact ids.
+    # 2. Who is who, and what the messages say about them (in memory).
+    created, merges = _resolve(fast, workspace_id, accepted, result)
     for item in accepted:
         rec = item.contact.canonical()
         state = rec.state
@@ -613,15 +579,27 @@ def store(conn: sa.Connection, services: Services, workspace_id: int, items: lis
             state["timezone"] = item.context_timezone
         if item.context_locale and not state["locale"]:
             state["locale"] = item.context_locale
-    _write_merges(conn, workspace_id, merges)
-    _write_contacts(conn, accepted, now)
-    _write_subscriptions(conn, workspace_id, accepted, now)
-    conn.execute(
-        sa.update(_events).where(_events.c.id == sa.bindparam("_event")).values(contact_id=sa.bindparam("_contact")),
-        [{"_event": item.event_id, "_contact": item.contact.canonical().id} for item in accepted],
-    )
+    for source, target in merges:
+        _merge_state(target.canonical().state, source.original)
 
-    # 4. Journeys.
+    # 3. New contacts, inserted with their fields.
+    _create_contacts(fast, workspace_id, created, now)
+    result.contacts_created = len(created)
+
+    # 4. The events. The unique (workspace, messageId) constraint is what decides: when a concurrent request
+    #    stored one of them since step 1, this transaction is rolled back and retried (see ingest()).
+    claimed = _insert_events(fast, workspace_id, accepted, now)
+    if len(claimed) != len(accepted):
+        raise _Raced
+    for item in accepted:
+        item.event_id = claimed[item.message_id]
+
+    # 5. Merges, changed contacts, subscriptions.
+    _write_merges(conn, workspace_id, merges)
+    _write_contacts(fast, accepted, now)
+    _write_subscriptions(conn, workspace_id, accepted, now)
+
+    # 6. Journeys.
     effects = handle_events(
         conn,
         services.graphs,
@@ -642,32 +620,34 @@ def store(conn: sa.Connection, services: Services, workspace_id: int, items: lis
     return result
 
 
-def _resolve(conn: sa.Connection, workspace_id: int, items: list[Item], now: datetime, result: IngestResult):
-    """Attach a :class:`_Rec` to every item; create missing contacts; return the merges to apply."""
-    external_ids = {i.user_id for i in items if i.user_id}
-    anonymous_ids = {i.anonymous_id for i in items if i.anonymous_id}
-    matches = []
-    if external_ids:
-        matches.append(_contacts.c.external_id.in_(sorted(external_ids)))
-    if anonymous_ids:
-        matches.append(_contacts.c.anonymous_id.in_(sorted(anonymous_ids)))
-    columns = [_contacts.c.id, *(_contacts.c[name] for name in _STATE_COLUMNS)]
-    found = conn.execute(
-        sa.select(*columns).where(_contacts.c.workspace_id == workspace_id, sa.or_(*matches)).order_by(_contacts.c.id)
-    ).all()
-
+def _resolve(fast: FastSQL, workspace_id: int, items: list[Item], result: IngestResult):
+    """Attach a :class:`_Rec` to every item. Returns the contacts to create and the merges to apply."""
+    external_ids = sorted({i.user_id for i in items if i.user_id})
+    anonymous_ids = sorted({i.anonymous_id for i in items if i.anonymous_id})
+    read_json = fast.read_json
+    found = []
+    for ids, column in ((external_ids, "external_id"), (anonymous_ids, "anonymous_id")):
+        if ids:
+            in_list, params = _in_list(fast, ids)
+            found += fast.all(
+                f"SELECT id, {', '.join(_STATE_COLUMNS)} FROM contacts WHERE workspace_id = ? AND {column} {in_list}",
+                (workspace_id, *params),
+            )
+    found.sort()
+    seen: set[int] = set()
     by_external: dict[str, _Rec] = {}
     by_anonymous_only: dict[str, _Rec] = {}
     by_anonymous_known: dict[str, _Rec] = {}
     for row in found:
+        if row[0] in seen:
+            continue
+        seen.add(row[0])
         state = dict(zip(_STATE_COLUMNS, row[1:], strict=True))
-        state["push_tokens"] = list(state["push_tokens"] or [])
-        state["consent"] = dict(state["consent"] or {})
-        state["attributes"] = dict(state["attributes"] or {})
-        state["tags"] = list(state["tags"] or [])
+        for name in _JSON_COLUMNS:
+            state[name] = read_json(state[name]) or ([] if name in ("push_tokens", "tags") else {})
         original = {**state, "attributes": dict(state["attributes"]), "consent": dict(state["consent"])}
         original["tags"], original["push_tokens"] = list(state["tags"]), list(state["push_tokens"])
-        rec = _Rec(row.id, state, original)
+        rec = _Rec(row[0], state, original)
         if state["external_id"] is not None:
             by_external[state["external_id"]] = rec
             if state["anonymous_id"] is not None:
@@ -708,31 +688,9 @@ def _resolve(conn: sa.Connection, workspace_id: int, items: list[Item], now: dat
         item.contact = known
 
     # Contacts created earlier in this request and merged later are simply never inserted.
-    to_insert = [rec for rec in created if rec.into is None]
-    if to_insert:
-        inserted = conn.execute(
-            sa.insert(_contacts).returning(_contacts.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "external_id": rec.state["external_id"],
-                    "anonymous_id": rec.state["anonymous_id"],
-                    "push_tokens": [],
-                    "consent": {},
-                    "attributes": {},
-                    "tags": [],
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for rec in to_insert
-            ],
-        ).all()
-        for rec, (contact_id,) in zip(to_insert, inserted, strict=True):
-            rec.id = contact_id
-            rec.original = _new_state(rec.state["external_id"], rec.state["anonymous_id"])
-    result.contacts_created = len(to_insert)
-    result.merged = sum(1 for source, _ in merges if source.id is not None)
-    return [(source, target) for source, target in merges if source.id is not None]
+    merges = [(source, target) for source, target in merges if source.id is not None]
+    result.merged = len(merges)
+    return [rec for rec in created if rec.into is None], merges
 
 
 def _apply_traits(state: dict[str, Any], traits: ContactTraits, attributes: dict[str, Any]) -> None:
@@ -773,11 +731,7 @@ def _write_merges(conn: sa.Connection, workspace_id: int, merges: list[tuple[_Re
     enrollments move too, except into journeys the identified contact is already in."""
     if not merges:
         return
-    pairs = []
-    for source, target in merges:
-        # Merge the anonymous contact's fields under what the request itself says (applied after).
-        _merge_state(target.canonical().state, source.original or source.state)
-        pairs.append({"_from": source.id, "_to": target.canonical().id, "_ws": workspace_id})
+    pairs = [{"_from": source.id, "_to": target.canonical().id, "_ws": workspace_id} for source, target in merges]
     for table in (_events, Subscription.__table__, OutboxMessage.__table__, StepLog.__table__):
         conn.execute(
             sa.update(table)
@@ -801,7 +755,7 @@ def _write_merges(conn: sa.Connection, workspace_id: int, merges: list[tuple[_Re
     )
 
 
-def _write_contacts(conn: sa.Connection, items: list[Item], now: datetime) -> None:
+def _write_contacts(fast: FastSQL, items: list[Item], now: datetime) -> None:
     changed: dict[int, _Rec] = {}
     for item in items:
         rec = item.contact.canonical()
@@ -809,13 +763,137 @@ def _write_contacts(conn: sa.Connection, items: list[Item], now: datetime) -> No
             changed[rec.id] = rec
     if not changed:
         return
-    conn.execute(
-        sa.update(_contacts)
-        .where(_contacts.c.id == sa.bindparam("_id"))
-        .values({name: sa.bindparam(f"_{name}", type_=_contacts.c[name].type) for name in _STATE_COLUMNS})
-        .values(updated_at=now),
-        [{"_id": rec.id, **{f"_{k}": v for k, v in rec.state.items()}} for rec in changed.values()],
-    )
+    json = fast.json
+    rows = [
+        [rec.id, *(json(rec.state[c]) if c in _JSON_COLUMNS else rec.state[c] for c in _STATE_COLUMNS)]
+        for rec in changed.values()
+    ]
+    if fast.postgres:
+        columns = list(zip(*rows, strict=True))
+        types = ["bigint", *("text" for _ in _STATE_COLUMNS)]
+        sets = ", ".join(f"{c} = v.{c}{'::jsonb' if c in _JSON_COLUMNS else ''}" for c in _STATE_COLUMNS)
+        _run(
+            fast,
+            f"UPDATE contacts SET {sets}, updated_at = ? FROM unnest("
+            + ", ".join(f"?::{t}[]" for t in types)
+            + f") AS v(id, {', '.join(_STATE_COLUMNS)}) WHERE contacts.id = v.id",
+            (now, *(list(c) for c in columns)),
+        )
+        return
+    sets = ", ".join(f"{c} = ?" for c in _STATE_COLUMNS)
+    stamp = fast.dt(now)
+    fast.many(f"UPDATE contacts SET {sets}, updated_at = ? WHERE id = ?", [(*r[1:], stamp, r[0]) for r in rows])
+
+
+def _run(fast: FastSQL, statement: str, params: tuple) -> None:
+    fast.conn.exec_driver_sql(fast.sql(statement), params)
+
+
+def _in_list(fast: FastSQL, values: list) -> tuple[str, tuple]:
+    if fast.postgres:
+        return "= ANY(?)", (values,)
+    return f"IN ({', '.join('?' * len(values))})", tuple(values)
+
+
+class _Raced(Exception):
+    """A concurrent request stored one of our messageIds first: roll back and go again."""
+
+
+def _stored_message_ids(fast: FastSQL, workspace_id: int, message_ids: list[str]) -> set[str]:
+    out: set[str] = set()
+    for start in range(0, len(message_ids), _SQLITE_ROWS):
+        in_list, params = _in_list(fast, message_ids[start : start + _SQLITE_ROWS])
+        rows = fast.all(
+            f"SELECT message_id FROM events WHERE workspace_id = ? AND message_id {in_list}", (workspace_id, *params)
+        )
+        out.update(m for (m,) in rows)
+    return out
+
+
+def _insert_events(fast: FastSQL, workspace_id: int, items: list[Item], now: datetime) -> dict[str, int]:
+    """Insert in the order sent (event ids follow it); rows whose messageId is taken are skipped.
+    Returns {messageId: event id} of the rows inserted."""
+    json, dt = fast.json, fast.dt
+    tail = " ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id, message_id"
+    columns = "workspace_id, contact_id, name, properties, occurred_at, received_at, message_id, source"
+    if fast.postgres:
+        rows = fast.all(
+            f"INSERT INTO events ({columns})"
+            " SELECT ?, v.contact_id, v.name, v.properties::jsonb, v.occurred_at, ?, v.message_id, 'api'"
+            " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::timestamptz[], ?::text[]) WITH ORDINALITY"
+            " AS v(contact_id, name, properties, occurred_at, message_id, n) ORDER BY v.n" + tail,
+            (
+                workspace_id,
+                now,
+                [i.contact.canonical().id for i in items],
+                [i.name for i in items],
+                [json(i.properties) for i in items],
+                [i.occurred_at for i in items],
+                [i.message_id for i in items],
+            ),
+        )
+        return {message_id: event_id for event_id, message_id in rows}
+    out: dict[str, int] = {}
+    received = dt(now)
+    for start in range(0, len(items), _SQLITE_ROWS):
+        part = items[start : start + _SQLITE_ROWS]
+        params: list[Any] = []
+        for i in part:
+            params += (
+                workspace_id,
+                i.contact.canonical().id,
+                i.name,
+                json(i.properties),
+                dt(i.occurred_at),
+                received,
+                i.message_id,
+            )
+        rows = fast.all(
+            f"INSERT INTO events ({columns}) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, 'api')"] * len(part)) + tail,
+            params,
+        )
+        out.update((message_id, event_id) for event_id, message_id in rows)
+    return out
+
+
+_SQLITE_ROWS = 2000
+"""Rows per multi-row statement on SQLite (at most 14 parameters each; SQLite allows 32,766 per statement)."""
+
+
+def _create_contacts(fast: FastSQL, workspace_id: int, created: list[_Rec], now: datetime) -> None:
+    if not created:
+        return
+    json = fast.json
+    rows = [[json(r.state[c]) if c in _JSON_COLUMNS else r.state[c] for c in _STATE_COLUMNS] for r in created]
+    names = ", ".join(_STATE_COLUMNS)
+    tail = " RETURNING id, external_id, anonymous_id"
+    if fast.postgres:
+        values = ", ".join(f"v.{c}::jsonb" if c in _JSON_COLUMNS else f"v.{c}" for c in _STATE_COLUMNS)
+        inserted = fast.all(
+            f"INSERT INTO contacts (workspace_id, {names}, created_at, updated_at) SELECT ?, {values}, ?, ?"
+            f" FROM unnest({', '.join('?::text[]' for _ in _STATE_COLUMNS)}) AS v({names})" + tail,
+            (workspace_id, now, now, *(list(column) for column in zip(*rows, strict=True))),
+        )
+    else:
+        stamp = fast.dt(now)
+        marks = "(" + ", ".join("?" * (len(_STATE_COLUMNS) + 3)) + ")"
+        inserted = []
+        for start in range(0, len(rows), _SQLITE_ROWS):
+            part = rows[start : start + _SQLITE_ROWS]
+            params: list[Any] = []
+            for row in part:
+                params += (workspace_id, *row, stamp, stamp)
+            inserted += fast.all(
+                f"INSERT INTO contacts (workspace_id, {names}, created_at, updated_at) VALUES "
+                + ", ".join([marks] * len(part))
+                + tail,
+                params,
+            )
+    # (external_id, anonymous_id) is unique among new contacts: match the returned ids by it.
+    ids = {(ext, anon): contact_id for contact_id, ext, anon in inserted}
+    for rec in created:
+        rec.id = ids[(rec.state["external_id"], rec.state["anonymous_id"])]
+        rec.original = {**rec.state}
 
 
 def _write_subscriptions(conn: sa.Connection, workspace_id: int, items: list[Item], now: datetime) -> None:
@@ -912,8 +990,9 @@ def ingest(
                     result = store(conn, services, workspace_id, items, now)
                     if result.enrolled or result.woken:
                         services.waker.notify(conn)  # NOTIFY is delivered on commit (PostgreSQL)
-            except sa.exc.IntegrityError:
-                # A concurrent request created the same contact or subscription; the next attempt sees it.
+            except (sa.exc.IntegrityError, _Raced):
+                # A concurrent request stored the same messageId, contact or subscription first; the next
+                # attempt sees it.
                 if attempt == MAX_ATTEMPTS:
                     raise
                 continue
