@@ -92,7 +92,9 @@ def load_entry_points() -> Registry:
     A broken third-party package is logged and skipped rather than taking the whole server down.
     """
     registry = Registry()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    # Built-ins first, so a third-party package can never shadow a built-in type by load order.
+    eps = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: not ep.value.startswith("blocks."))
+    for ep in eps:
         try:
             cls = ep.load()
             block = cls() if isinstance(cls, type) else cls

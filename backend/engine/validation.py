@@ -88,9 +88,16 @@ def _convert(raw: Any, type_: type, pointer: str, problems: list[Problem], node_
         return None
 
 
-def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[Problem]]:
-    """Check a raw (decoded JSON) graph. Returns the compiled graph when there are no problems."""
+def validate(raw: Any, registry: Registry, *, lenient: bool = False) -> tuple[CompiledGraph | None, list[Problem]]:
+    """Check a raw (decoded JSON) graph. Returns the compiled graph when there are no problems.
+
+    ``lenient`` skips the advisory checks (block ``check()`` rules, timezone names) for versions that were
+    valid when they were published: a newer, stricter check must not stop a live journey."""
     problems: list[Problem] = []
+
+    def advise(problem: Problem) -> None:
+        if not lenient:
+            problems.append(problem)
     if not isinstance(raw, dict):
         return None, [Problem("", "a journey graph must be a JSON object", "invalid")]
 
@@ -108,7 +115,7 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
 
     settings = _convert(raw.get("settings", {}), Settings, "/settings", problems) or Settings()
     if settings.timezone != "contact" and not _is_zone(settings.timezone):
-        problems.append(
+        advise(
             Problem(
                 "/settings/timezone",
                 f"unknown timezone {settings.timezone!r}; use an IANA name such as Europe/Warsaw, or contact",
@@ -172,7 +179,7 @@ def validate(raw: Any, registry: Registry) -> tuple[CompiledGraph | None, list[P
                 ports_of[node.id] = tuple(block.ports)
             continue
         for p in block.check(config):
-            problems.append(Problem(f"/nodes/{i}/config{p.path}", p.message, "bad_config", node.id))
+            advise(Problem(f"/nodes/{i}/config{p.path}", p.message, "bad_config", node.id))
         nodes[node.id] = CompiledNode(node, block, config, tuple(block.output_ports(config)))
         ports_of[node.id] = nodes[node.id].ports
 
@@ -348,8 +355,8 @@ def _loops_without_wait(block_of, next_node, node_index) -> list[Problem]:
     return problems
 
 
-def compile_graph(raw: Any, registry: Registry) -> CompiledGraph:
-    compiled, problems = validate(raw, registry)
+def compile_graph(raw: Any, registry: Registry, *, lenient: bool = False) -> CompiledGraph:
+    compiled, problems = validate(raw, registry, lenient=lenient)
     if compiled is None:
         raise GraphInvalid(problems)
     return compiled

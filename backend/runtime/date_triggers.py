@@ -68,11 +68,12 @@ def _scan_node(engine, workspace_id, journey_id, version_id, compiled: CompiledG
             ready: dict[date, list[int]] = {}
             ctx = StepContext(now=now, node_id=node_id, journey_timezone=compiled.settings.timezone)
             for contact in contacts.values():
-                local_now = now.astimezone(contact_zone(contact, ctx))
+                tz = contact_zone(contact, ctx)
+                local_now = now.astimezone(tz)
                 if local_now.time() < at:
                     continue
                 today = local_now.date()
-                if block.fires_on(config, contact, today):
+                if block.fires_on(config, contact, today, tz):
                     ready.setdefault(today, []).append(contact.id)
             report.candidates += len(contacts)
             for today, contact_ids in ready.items():

@@ -27,7 +27,8 @@ class GraphCache:
                 self._items.move_to_end(version_id)
                 return compiled
         graph = conn.execute(sa.select(JourneyVersion.graph).where(JourneyVersion.id == version_id)).scalar_one()
-        compiled = compile_graph(graph, self.registry)
+        # Published versions compile leniently: they were valid when published (see ``validate``).
+        compiled = compile_graph(graph, self.registry, lenient=True)
         with self._lock:
             self._items[version_id] = compiled
             while len(self._items) > self._size:

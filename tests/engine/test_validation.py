@@ -550,3 +550,25 @@ def test_pointer_for_real_msgspec_errors_with_awkward_field_names():
     assert pointer_of({"nested": [[], [{"v": 1}, {"v": "x"}]]}) == "/nested/1/1/v"
     # msgspec does not say which key of a mapping was wrong: point at the mapping, never at a wrong member.
     assert pointer_of({"by_key": {"k/1": {"v": "x"}}}) == "/by_key"
+
+
+def test_published_versions_compile_leniently_when_checks_get_stricter():
+    """A version published before a check existed keeps running: lenient compiles skip block checks and
+    timezone names, but still refuse graphs the interpreter could not walk."""
+    from backend.engine.registry import default_registry
+    from backend.engine.validation import GraphInvalid, compile_graph
+
+    raw = {
+        "nodes": [
+            node("start", "trigger.manual", {}),
+            node("mail", "send", {"template": "x", "channel": "best", "fallback": []}),
+        ],
+        "edges": [edge("e", "start", "mail")],
+        "settings": {"timezone": "Mars/Olympus_Mons"},
+    }
+    with pytest.raises(GraphInvalid):
+        compile_graph(raw, default_registry())
+    assert compile_graph(raw, default_registry(), lenient=True).nodes["mail"].config.fallback == []
+    raw["edges"].append(edge("dangling", "mail", "nowhere"))
+    with pytest.raises(GraphInvalid):
+        compile_graph(raw, default_registry(), lenient=True)
