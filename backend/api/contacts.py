@@ -1,0 +1,462 @@
+"""Contacts and events in the admin API: search, view (with subscriptions and journeys), create, edit,
+delete, and the event timelines."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Controller, delete, get, patch, post
+from litestar.params import Parameter
+from msgspec import UNSET, Meta, UnsetType
+
+from backend.api.app import API_HANDLERS
+from backend.api.auth import Principal, reading
+from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
+from backend.api.ingest import normalise_email, valid_timezone
+from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Subscription
+from backend.services import Services
+
+_contacts = Contact.__table__
+_events = Event.__table__
+_subscriptions = Subscription.__table__
+
+Limit = Annotated[int, Parameter(ge=1, le=500, description="page size (default 50, max 500)")]
+Cursor = Annotated[str | None, Parameter(description="next_cursor of the previous page")]
+
+ExternalId = Annotated[str, Meta(min_length=1, max_length=255)]
+Email = Annotated[str, Meta(max_length=320)]
+Phone = Annotated[str, Meta(max_length=32)]
+OpenId = Annotated[str, Meta(max_length=128)]
+TimeZone = Annotated[str, Meta(max_length=64, description="IANA name, e.g. Europe/Warsaw")]
+Locale = Annotated[str, Meta(max_length=16)]
+Tag = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class ContactCreate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    external_id: ExternalId | None = None
+    anonymous_id: ExternalId | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    wechat_openid: OpenId | None = None
+    push_tokens: list[Any] = []
+    consent: dict[str, bool] = {}
+    attributes: dict[str, Any] = {}
+    tags: list[Tag] = []
+    timezone: TimeZone | None = None
+    locale: Locale | None = None
+
+
+class ContactPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Only the fields sent change. ``attributes`` and ``consent`` are merged (a ``null`` value removes
+    the key); ``tags`` and ``push_tokens`` are replaced; ``null`` clears a scalar field."""
+
+    external_id: ExternalId | UnsetType | None = UNSET
+    email: Email | UnsetType | None = UNSET
+    phone: Phone | UnsetType | None = UNSET
+    wechat_openid: OpenId | UnsetType | None = UNSET
+    push_tokens: list[Any] | UnsetType = UNSET
+    consent: dict[str, bool | None] | UnsetType = UNSET
+    attributes: dict[str, Any] | UnsetType = UNSET
+    tags: list[Tag] | UnsetType = UNSET
+    timezone: TimeZone | UnsetType | None = UNSET
+    locale: Locale | UnsetType | None = UNSET
+
+
+class ContactSummary(msgspec.Struct, kw_only=True):
+    id: int
+    external_id: str | None
+    email: str | None
+    phone: str | None
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionOut(msgspec.Struct, kw_only=True):
+    id: int
+    external_id: str | None
+    """The ``id`` the subscription was sent with (identify traits)."""
+    name: str
+    status: str
+    start_at: datetime | None
+    end_at: datetime | None
+    duration: str | None
+    auto_renew: bool
+    auto_renew_before: bool
+    attributes: dict[str, Any]
+    updated_at: datetime
+
+
+class ContactJourney(msgspec.Struct, kw_only=True):
+    journey_id: int
+    name: str
+    node_id: str
+    node_label: str
+    status: str
+    entered_at: datetime
+    finished_at: datetime | None
+
+
+class ContactOut(ContactSummary, kw_only=True):
+    anonymous_id: str | None
+    wechat_openid: str | None
+    push_tokens: list[Any]
+    consent: dict[str, bool]
+    attributes: dict[str, Any]
+    timezone: str | None
+    locale: str | None
+    subscriptions: list[SubscriptionOut]
+    journeys: list[ContactJourney]
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    id: int
+    contact_id: int | None
+    name: str
+    properties: dict[str, Any]
+    occurred_at: datetime
+    received_at: datetime
+    source: str
+    message_id: str | None
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def _check_fields(email: Any, timezone: Any) -> None:
+    if isinstance(email, str) and email.strip() and ("@" not in email or any(c.isspace() for c in email.strip())):
+        raise bad_request("/email", f"{email!r} is not an email address")
+    if isinstance(timezone, str) and not valid_timezone(timezone):
+        raise bad_request("/timezone", f"unknown time zone {timezone!r}; use an IANA name such as Europe/Warsaw")
+
+
+def _duplicate(external_id: str) -> ApiError:
+    message = f"another contact already has external_id {external_id!r}"
+    return ApiError(409, "A contact with this external id exists", message, [ProblemItem("/external_id", message)])
+
+
+def _summary_fields(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "external_id": row.external_id,
+        "email": row.email,
+        "phone": row.phone,
+        "tags": list(row.tags or []),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def _contact_row(conn: sa.Connection, principal: Principal, contact_id: int):
+    row = conn.execute(
+        sa.select(_contacts).where(_contacts.c.id == contact_id, _contacts.c.workspace_id == principal.workspace_id)
+    ).first()
+    if row is None:
+        raise not_found("contact")
+    return row
+
+
+def _node_labels(conn: sa.Connection, services: Services, version_ids: set[int]) -> dict[tuple[int, str], str]:
+    """(version, node) → the label the marketer gave the block, else its block type's label."""
+    out: dict[tuple[int, str], str] = {}
+    if not version_ids:
+        return out
+    rows = conn.execute(
+        sa.select(JourneyVersion.id, JourneyVersion.graph).where(JourneyVersion.id.in_(sorted(version_ids)))
+    )
+    for version_id, graph in rows:
+        for node in (graph or {}).get("nodes", []):
+            if not isinstance(node, dict) or "id" not in node:
+                continue
+            label = node.get("label")
+            if not label:
+                block = services.registry.get(node.get("type", ""), node.get("version", 1))
+                label = block.label if block is not None else str(node.get("type", ""))
+            out[(version_id, str(node["id"]))] = label
+    return out
+
+
+def contact_out(conn: sa.Connection, services: Services, row: Any) -> ContactOut:
+    subscriptions = [
+        SubscriptionOut(
+            id=s.id,
+            external_id=s.external_id,
+            name=s.name,
+            status=s.status,
+            start_at=s.start_at,
+            end_at=s.end_at,
+            duration=s.duration,
+            auto_renew=s.auto_renew,
+            auto_renew_before=s.auto_renew_before,
+            attributes=s.attributes or {},
+            updated_at=s.updated_at,
+        )
+        for s in conn.execute(
+            sa.select(_subscriptions)
+            .where(_subscriptions.c.workspace_id == row.workspace_id, _subscriptions.c.contact_id == row.id)
+            .order_by(_subscriptions.c.end_at.desc().nulls_last(), _subscriptions.c.id)
+        )
+    ]
+    enrollments = conn.execute(
+        sa.select(
+            Enrollment.journey_id,
+            Journey.name,
+            Enrollment.version_id,
+            Enrollment.node_id,
+            Enrollment.status,
+            Enrollment.entered_at,
+            Enrollment.finished_at,
+        )
+        .join(Journey, Journey.id == Enrollment.journey_id)
+        .where(Enrollment.workspace_id == row.workspace_id, Enrollment.contact_id == row.id)
+        .order_by(Enrollment.entered_at.desc(), Enrollment.id.desc())
+        .limit(200)
+    ).all()
+    labels = _node_labels(conn, services, {e.version_id for e in enrollments})
+    journeys = [
+        ContactJourney(
+            journey_id=e.journey_id,
+            name=e.name,
+            node_id=e.node_id,
+            node_label=labels.get((e.version_id, e.node_id), e.node_id),
+            status=e.status,
+            entered_at=e.entered_at,
+            finished_at=e.finished_at,
+        )
+        for e in enrollments
+    ]
+    return ContactOut(
+        **_summary_fields(row),
+        anonymous_id=row.anonymous_id,
+        wechat_openid=row.wechat_openid,
+        push_tokens=list(row.push_tokens or []),
+        consent=dict(row.consent or {}),
+        attributes=dict(row.attributes or {}),
+        timezone=row.timezone,
+        locale=row.locale,
+        subscriptions=subscriptions,
+        journeys=journeys,
+    )
+
+
+def _event_out(row: Any) -> EventOut:
+    return EventOut(
+        id=row.id,
+        contact_id=row.contact_id,
+        name=row.name,
+        properties=row.properties or {},
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        source=row.source,
+        message_id=row.message_id,
+    )
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _encode_time_cursor(at: datetime, event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"t:{at.isoformat()}|{event_id}".encode()).decode().rstrip("=")
+
+
+def _decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        at, _, event_id = value.rpartition("|")
+        if kind != "t":
+            raise ValueError(kind)
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None:
+            raise ValueError(at)
+        return moment, int(event_id)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("/query/cursor", "cursor is not one this API handed out") from None
+
+
+class ContactController(Controller):
+    path = "/contacts"
+    tags = ["contacts"]
+
+    @get("/", sync_to_thread=True, summary="List or search contacts (newest first)")
+    def list_contacts(
+        self,
+        services: Services,
+        principal: Principal,
+        q: Annotated[str | None, Parameter(max_length=320, description="prefix of external id, email or phone")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[ContactSummary]:
+        after = decode_cursor(cursor)
+        query = sa.select(
+            _contacts.c.id,
+            _contacts.c.external_id,
+            _contacts.c.email,
+            _contacts.c.phone,
+            _contacts.c.tags,
+            _contacts.c.created_at,
+            _contacts.c.updated_at,
+        ).where(_contacts.c.workspace_id == principal.workspace_id)
+        text = (q or "").strip()
+        if text:
+            prefix = _like_prefix(text)
+            matches = [
+                _contacts.c.external_id.like(prefix, escape="\\"),
+                _contacts.c.email.like(_like_prefix(text.lower()), escape="\\"),
+                _contacts.c.phone.like(prefix, escape="\\"),
+            ]
+            if text[0].isdigit():
+                matches.append(_contacts.c.phone.like("+" + prefix, escape="\\"))
+            query = query.where(sa.or_(*matches))
+        if after is not None:
+            query = query.where(_contacts.c.id < after)
+        with reading(services.engine) as conn:
+            rows = conn.execute(query.order_by(_contacts.c.id.desc()).limit(limit + 1)).all()
+        items = [ContactSummary(**_summary_fields(r)) for r in rows[:limit]]
+        return Page(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+
+    @post("/", sync_to_thread=True, summary="Create a contact")
+    def create_contact(self, services: Services, principal: Principal, data: ContactCreate) -> ContactOut:
+        _check_fields(data.email, data.timezone)
+        now = services.clock.now()
+        values = msgspec.structs.asdict(data)
+        values["email"] = normalise_email(data.email)
+        values["tags"] = list(dict.fromkeys(data.tags))
+        with services.engine.begin() as conn:
+            if (
+                data.external_id is not None
+                and conn.execute(
+                    sa.select(_contacts.c.id).where(
+                        _contacts.c.workspace_id == principal.workspace_id, _contacts.c.external_id == data.external_id
+                    )
+                ).first()
+            ):
+                raise _duplicate(data.external_id)
+            try:
+                with conn.begin_nested():
+                    contact_id = conn.execute(
+                        sa.insert(_contacts)
+                        .values(workspace_id=principal.workspace_id, created_at=now, updated_at=now, **values)
+                        .returning(_contacts.c.id)
+                    ).scalar_one()
+            except sa.exc.IntegrityError:
+                raise _duplicate(data.external_id or "") from None
+            return contact_out(conn, services, _contact_row(conn, principal, contact_id))
+
+    @get("/{contact_id:int}", sync_to_thread=True, summary="A contact with subscriptions and journeys")
+    def get_contact(self, services: Services, principal: Principal, contact_id: int) -> ContactOut:
+        with reading(services.engine) as conn:
+            return contact_out(conn, services, _contact_row(conn, principal, contact_id))
+
+    @patch("/{contact_id:int}", sync_to_thread=True, summary="Change some of a contact's fields")
+    def patch_contact(
+        self, services: Services, principal: Principal, contact_id: int, data: ContactPatch
+    ) -> ContactOut:
+        _check_fields(data.email, data.timezone)
+        with services.engine.begin() as conn:
+            row = _contact_row(conn, principal, contact_id)
+            values: dict[str, Any] = {}
+            for name in ("external_id", "phone", "wechat_openid", "timezone", "locale", "push_tokens"):
+                value = getattr(data, name)
+                if value is not UNSET:
+                    values[name] = value
+            if data.email is not UNSET:
+                values["email"] = normalise_email(data.email)
+            if data.tags is not UNSET:
+                values["tags"] = list(dict.fromkeys(data.tags))
+            if data.attributes is not UNSET:
+                merged = {**(row.attributes or {}), **data.attributes}
+                values["attributes"] = {k: v for k, v in merged.items() if v is not None}
+            if data.consent is not UNSET:
+                merged = {**(row.consent or {}), **data.consent}
+                values["consent"] = {k: v for k, v in merged.items() if v is not None}
+            if values.get("external_id") and values["external_id"] != row.external_id:
+                taken = conn.execute(
+                    sa.select(_contacts.c.id).where(
+                        _contacts.c.workspace_id == principal.workspace_id,
+                        _contacts.c.external_id == values["external_id"],
+                    )
+                ).first()
+                if taken:
+                    raise _duplicate(values["external_id"])
+            if values:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            sa.update(_contacts)
+                            .where(_contacts.c.id == contact_id)
+                            .values(updated_at=services.clock.now(), **values)
+                        )
+                except sa.exc.IntegrityError:
+                    raise _duplicate(str(values.get("external_id"))) from None
+            return contact_out(conn, services, _contact_row(conn, principal, contact_id))
+
+    @delete("/{contact_id:int}", sync_to_thread=True, summary="Delete a contact with its events and enrollments")
+    def delete_contact(self, services: Services, principal: Principal, contact_id: int) -> None:
+        with services.engine.begin() as conn:
+            _contact_row(conn, principal, contact_id)
+            conn.execute(sa.delete(_contacts).where(_contacts.c.id == contact_id))
+
+    @get("/{contact_id:int}/events", sync_to_thread=True, summary="A contact's events, latest occurrence first")
+    def contact_events(
+        self, services: Services, principal: Principal, contact_id: int, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[EventOut]:
+        after = _decode_time_cursor(cursor)
+        with reading(services.engine) as conn:
+            _contact_row(conn, principal, contact_id)
+            query = sa.select(_events).where(
+                _events.c.workspace_id == principal.workspace_id, _events.c.contact_id == contact_id
+            )
+            if after is not None:
+                at, event_id = after
+                query = query.where(
+                    sa.or_(_events.c.occurred_at < at, sa.and_(_events.c.occurred_at == at, _events.c.id < event_id))
+                )
+            rows = conn.execute(
+                query.order_by(_events.c.occurred_at.desc(), _events.c.id.desc()).limit(limit + 1)
+            ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            items=[_event_out(r) for r in rows],
+            next_cursor=_encode_time_cursor(rows[-1].occurred_at, rows[-1].id) if more else None,
+        )
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["contacts"]
+
+    @get("/", sync_to_thread=True, summary="Events as they arrived, newest first")
+    def list_events(
+        self,
+        services: Services,
+        principal: Principal,
+        name: Annotated[str | None, Parameter(max_length=200, description="only events with this name")] = None,
+        contact_id: Annotated[int | None, Parameter(description="only this contact's events")] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> Page[EventOut]:
+        after = decode_cursor(cursor)
+        query = sa.select(_events).where(_events.c.workspace_id == principal.workspace_id)
+        if name:
+            query = query.where(_events.c.name == name)
+        if contact_id is not None:
+            query = query.where(_events.c.contact_id == contact_id)
+        if after is not None:
+            query = query.where(_events.c.id < after)
+        with reading(services.engine) as conn:
+            rows = conn.execute(query.order_by(_events.c.id.desc()).limit(limit + 1)).all()
+        items = [_event_out(r) for r in rows[:limit]]
+        return Page(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+API_HANDLERS.extend([ContactController, EventController])
