@@ -8,6 +8,7 @@ import msgspec
 
 from backend.engine.rules import Rule, evaluate, event_queries, needs_subscriptions, rule_problems
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Needs, Outcome, StepContext
+from blocks.translations import for_block
 
 
 class ConditionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -16,6 +17,7 @@ class ConditionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Condition(BlockType):
     type = "condition"
+    translations = for_block("condition")
     label = "Condition"
     description = "Send contacts down yes or no depending on a rule."
     icon = "git-branch"

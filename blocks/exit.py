@@ -8,6 +8,7 @@ import msgspec
 
 from backend.engine.sdk import BlockType, Item, Outcome, StepContext
 from backend.engine.sdk import Exit as ExitOutcome
+from blocks.translations import for_block
 
 
 class ExitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -16,6 +17,7 @@ class ExitConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Exit(BlockType):
     type = "exit"
+    translations = for_block("exit")
     label = "Exit"
     description = "Take contacts out of the journey."
     icon = "log-out"

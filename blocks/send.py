@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, SendMessage, StepContext
+from blocks.translations import for_block
 
 Channel = Literal["email", "sms", "wechat", "push"]
 
@@ -28,6 +29,7 @@ class SendConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Send(BlockType):
     type = "send"
+    translations = for_block("send")
     label = "Send message"
     description = "Send an email, SMS, WeChat or push message from a template."
     icon = "send"

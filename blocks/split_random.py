@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, StepContext
+from blocks.translations import for_block
 
 PortName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$", title="Branch name")]
 
@@ -26,6 +27,7 @@ class SplitRandomConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 
 class SplitRandom(BlockType):
     type = "split.random"
+    translations = for_block("split.random")
     label = "Random split"
     description = "Divide contacts between branches by weight, e.g. 50/50 for an A/B test."
     icon = "shuffle"

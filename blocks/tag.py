@@ -20,6 +20,7 @@ from backend.engine.sdk import (
     SetAttributes,
     StepContext,
 )
+from blocks.translations import for_block
 
 
 class TagConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -32,6 +33,7 @@ class TagConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Tag(BlockType):
     type = "tag"
+    translations = for_block("tag")
     label = "Tag / update contact"
     description = "Add or remove tags and set attributes on the contact."
     icon = "tag"

@@ -11,6 +11,7 @@ import msgspec
 from backend.engine.rules import Key, lookup
 from backend.engine.sdk import BlockType, ConfigProblem, Contact, Go, Item, Needs, StepContext
 from backend.engine.timeutil import as_utc, zone
+from blocks.translations import for_block
 
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Local time (HH:MM)")]
 
@@ -26,6 +27,7 @@ class TriggerDateConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
 
 class TriggerDate(BlockType):
     type = "trigger.date"
+    translations = for_block("trigger.date")
     label = "On a date"
     description = "Contacts enter N days before or after a date, e.g. 7 days before a subscription ends."
     icon = "calendar"

@@ -6,6 +6,7 @@ import msgspec
 
 from backend.engine.rules import EventName, PropertyFilter, filter_problems, matches_filters
 from backend.engine.sdk import BlockType, ConfigProblem, Event, Go, Item, StepContext
+from blocks.translations import for_block
 
 
 class TriggerEventConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -15,6 +16,7 @@ class TriggerEventConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 class TriggerEvent(BlockType):
     type = "trigger.event"
+    translations = for_block("trigger.event")
     label = "When an event happens"
     description = "Contacts enter when they perform an event, e.g. registration_started."
     icon = "zap"

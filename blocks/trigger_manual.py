@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from backend.engine.sdk import BlockType, Go, Item, StepContext
+from blocks.translations import for_block
 
 
 class TriggerManualConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -13,6 +14,7 @@ class TriggerManualConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 class TriggerManual(BlockType):
     type = "trigger.manual"
+    translations = for_block("trigger.manual")
     label = "Enrolled manually"
     description = "Contacts enter when they are added through the API or by hand."
     icon = "user-plus"

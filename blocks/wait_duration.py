@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, StepContext, Wait
+from blocks.translations import for_block
 
 
 class WaitDurationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -17,6 +18,7 @@ class WaitDurationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tru
 
 class WaitDuration(BlockType):
     type = "wait.duration"
+    translations = for_block("wait.duration")
     label = "Wait"
     description = "Hold contacts for a fixed time before the next step."
     icon = "clock"

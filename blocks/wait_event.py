@@ -9,6 +9,7 @@ import msgspec
 
 from backend.engine.rules import EventName, PropertyFilter, filter_problems, matches_filters
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, StepContext, Wait
+from blocks.translations import for_block
 
 
 class WaitEventConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -19,6 +20,7 @@ class WaitEventConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class WaitEvent(BlockType):
     type = "wait.event"
+    translations = for_block("wait.event")
     label = "Wait for event"
     description = "Hold contacts until they do something, or until time runs out."
     icon = "hourglass"

@@ -10,6 +10,7 @@ import msgspec
 
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Outcome, StepContext, Wait
 from backend.engine.timeutil import as_utc, contact_zone, next_local_time, parse_hhmm
+from blocks.translations import for_block
 
 HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Local time (HH:MM)")]
 Weekday = Annotated[int, msgspec.Meta(ge=0, le=6)]
@@ -24,6 +25,7 @@ class WaitUntilConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class WaitUntil(BlockType):
     type = "wait.until"
+    translations = for_block("wait.until")
     label = "Wait until"
     description = "Hold contacts until a date, or the next chosen time of day in their timezone."
     icon = "alarm-clock"

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from backend.engine.sdk import BlockType, Go, Item, Outcome, SendMessage, StepContext
+from blocks.translations import for_block
 
 
 class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -28,6 +29,7 @@ class WebhookConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Webhook(BlockType):
     type = "webhook"
+    translations = for_block("webhook")
     label = "Webhook"
     description = "Call an HTTP endpoint with the contact's data."
     icon = "globe"

@@ -78,12 +78,30 @@ def _translations_for(block: BlockType, locale: str | None) -> dict[str, str]:
     return block.translations.get(locale) or block.translations.get(locale.split("-")[0]) or {}
 
 
-def _translate_titles(schema: dict[str, Any], tr: dict[str, str]) -> None:
+def _translate_titles(schema: Any, tr: dict[str, str]) -> None:
+    """Translate titles and help texts everywhere in a schema (``$defs`` too): ``field.<name>`` keys by
+    property name, ``text.<English>`` keys by the English wording."""
+    if not tr:
+        return
+    if isinstance(schema, list):
+        for item in schema:
+            _translate_titles(item, tr)
+        return
+    if not isinstance(schema, dict):
+        return
+    for key in ("title", "description"):
+        value = schema.get(key)
+        if isinstance(value, str) and f"text.{value}" in tr:
+            schema[key] = tr[f"text.{value}"]
     for name, prop in schema.get("properties", {}).items():
-        if f"field.{name}" in tr:
-            prop["title"] = tr[f"field.{name}"]
-        if f"field.{name}.description" in tr:
-            prop["description"] = tr[f"field.{name}.description"]
+        if isinstance(prop, dict):
+            if f"field.{name}" in tr:
+                prop["title"] = tr[f"field.{name}"]
+            if f"field.{name}.description" in tr:
+                prop["description"] = tr[f"field.{name}.description"]
+    for value in schema.values():
+        if isinstance(value, dict | list):
+            _translate_titles(value, tr)
 
 
 def load_entry_points() -> Registry:

@@ -82,7 +82,7 @@ class TagRule(msgspec.Struct, tag="tag", tag_field="kind", kw_only=True, forbid_
 
 
 class EventRule(msgspec.Struct, tag="event", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
-    """The contact performed ``event`` at least / at most / exactly ``count`` times within ``within``."""
+    """The contact performed the event at least, at most or exactly this many times within the window."""
 
     event: EventName
     op: Literal["at_least", "at_most", "exactly"] = "at_least"
