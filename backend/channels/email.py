@@ -14,13 +14,14 @@
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
-import email.policy
 import email.utils
+import re
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.header import Header
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -121,26 +122,76 @@ def message_id(workspace_id: int, idempotency_key: str, sender: str) -> str:
     return f"<wm.{stable_id(workspace_id, idempotency_key)}@{_domain(sender)}>"
 
 
-def build_email(message: OutgoingMessage, sender: str, now: datetime | None = None) -> tuple[EmailMessage, str]:
-    """The MIME message (text + HTML alternative) and its Message-ID."""
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+
+
+def _header(name: str, value: str, utf8: bool) -> bytes:
+    """One header line; non-ASCII values as RFC 2047 encoded words (raw UTF-8 under SMTPUTF8)."""
+    value = _one_line(value)
+    if value.isascii() and len(value) < 900:
+        return f"{name}: {value}\r\n".encode()
+    if utf8:
+        return f"{name}: {value}\r\n".encode()
+    if name in ("From", "To", "Reply-To", "Sender"):
+        display, addr = email.utils.parseaddr(value)
+        encoded = email.utils.formataddr((display, addr), charset="utf-8") if addr else value
+    else:
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}\r\n".encode()
+
+
+def _qp(text: str) -> bytes:
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
+    return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
+
+
+def build_email(
+    message: OutgoingMessage, sender: str, now: datetime | None = None, *, utf8: bool = False
+) -> tuple[bytes, str, str]:
+    """The message as bytes (``multipart/alternative``: text, then HTML; quoted-printable UTF-8), its
+    Message-ID and its From header.
+
+    Built by hand: the standard library's ``EmailMessage`` spent ~4 ms per message in header
+    parsing and folding, several times the cost of rendering and sending it."""
     content = message.content
     from_header = _one_line(content.get("sender") or sender)
-    msg = EmailMessage(policy=email.policy.SMTP)
     mid = message_id(message.workspace_id, message.idempotency_key, from_header)
-    msg["From"] = from_header
-    msg["To"] = _one_line(message.to)
-    msg["Subject"] = _one_line(content.get("subject") or "")
-    msg["Date"] = email.utils.format_datetime(now or datetime.now(UTC))
-    msg["Message-ID"] = mid
+    headers = [
+        _header("From", from_header, utf8),
+        _header("To", str(message.to), utf8),
+        _header("Subject", content.get("subject") or "", utf8),
+        _header("Date", email.utils.format_datetime(now or datetime.now(UTC)), utf8),
+        _header("Message-ID", mid, utf8),
+        b"MIME-Version: 1.0\r\n",
+    ]
     # List-Unsubscribe / List-Unsubscribe-Post (RFC 8058) come with tracking; they arrive here through
     # ``message.headers`` like any other extra header.
     for name, value in message.headers.items():
-        msg[name] = _one_line(value)
-    msg.set_content(content.get("text") or "", charset="utf-8")
+        if not _HEADER_NAME.match(name) or name.lower() in _RESERVED:
+            raise ValueError(f"not an allowed header name: {name!r}")
+        headers.append(_header(name, value, utf8))
+    text = _qp(content.get("text") or "")
     html = content.get("html")
-    if html:
-        msg.add_alternative(html, subtype="html", charset="utf-8")
-    return msg, mid
+    if not html:
+        body = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + text
+    else:
+        boundary = f"=_wm_{stable_id(message.workspace_id, message.idempotency_key)[:24]}".encode()
+        body = b"".join(
+            (
+                b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
+                b"--" + boundary + b"\r\n",
+                b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+                text,
+                b"\r\n--" + boundary + b"\r\n",
+                b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+                _qp(html),
+                b"\r\n--" + boundary + b"--\r\n",
+            )
+        )
+    return b"".join(headers) + body, mid, from_header
+
+
+_RESERVED = frozenset({"from", "to", "subject", "date", "message-id", "mime-version", "content-type", "bcc", "cc"})
 
 
 def classify(exc: BaseException) -> SendResult:
@@ -170,6 +221,7 @@ class SmtpProvider(Provider):
         self.concurrency = config.concurrency
         self._idle: list[aiosmtplib.SMTP] = []
         self._open: set[aiosmtplib.SMTP] = set()
+        self._addresses: dict[str, str] = {}
         self.connections_opened = 0
         """How many SMTP connections this provider opened (tests prove reuse with it)."""
 
@@ -194,6 +246,15 @@ class SmtpProvider(Provider):
         self.connections_opened += 1
         self._open.add(client)
         return client
+
+    def _address(self, header: str) -> str:
+        """The bare address of a From header (cached: nearly every message has the same sender)."""
+        address = self._addresses.get(header)
+        if address is None:
+            address = email.utils.parseaddr(header)[1]
+            if len(self._addresses) < 1000:
+                self._addresses[header] = address
+        return address
 
     async def _acquire(self) -> tuple[aiosmtplib.SMTP, bool]:
         """A connection and whether it was reused from the pool."""
@@ -220,12 +281,12 @@ class SmtpProvider(Provider):
         if "@" not in to:
             return SendResult.failed(f"not an email address: {to!r}")
         try:
-            mime, mid = build_email(message, self.config.sender)
+            from_header = _one_line(message.content.get("sender") or self.config.sender)
+            envelope_from = self.config.envelope_from or self._address(from_header)
+            utf8 = not (to.isascii() and envelope_from.isascii())
+            data, mid, _ = build_email(message, self.config.sender, utf8=utf8)
         except (ValueError, TypeError) as exc:
             return SendResult.failed(f"cannot build the message: {exc}")
-        _, from_addr = email.utils.parseaddr(mime["From"])
-        envelope_from = self.config.envelope_from or from_addr
-        utf8 = not (to.isascii() and envelope_from.isascii())
         encoding = "utf-8" if utf8 else "ascii"
         client: aiosmtplib.SMTP | None = None
         try:
@@ -245,8 +306,7 @@ class SmtpProvider(Provider):
                     if not reused:
                         raise
             await client.rcpt(to, encoding=encoding)
-            policy = email.policy.SMTPUTF8 if utf8 else email.policy.SMTP
-            await client.data(mime.as_bytes(policy=policy))
+            await client.data(data)
         except asyncio.CancelledError:
             if client is not None:
                 self._drop(client)

@@ -474,3 +474,24 @@ def test_smtp_url_sender():
         SmtpConfig.from_url("smtp://h?tls=maybe")
     with pytest.raises(ValueError):
         SmtpConfig.from_url("http://h")
+
+
+def test_non_ascii_subject_sender_and_body_arrive_intact(ticker, dispatcher, services, workspace, smtp_server):
+    make_template(
+        services,
+        workspace.id,
+        subject="Witaj, {{ contact.first_name }}! 你好，欢迎 " + "—" * 40,
+        sender="Zespół Acme <news@acme.test>",
+        mjml="<mjml><mj-body><mj-text>Cześć {{ contact.first_name }}, 欢迎加入。\n.a line with a dot</mj-text>"
+        "</mj-body></mjml>",
+    )
+    email_journey(services, workspace.id)
+    queue_one(services, workspace.id, ticker, attributes={"first_name": "Łucja"})
+    dispatcher.run_once()
+    (mail,) = smtp_server.wait_for(1)
+    assert mail.subject == "Witaj, Łucja! 你好，欢迎 " + "—" * 40
+    assert str(mail.message["From"]) == "Zespół Acme <news@acme.test>"
+    assert mail.mail_from == "news@acme.test"
+    assert "Cześć Łucja, 欢迎加入。" in mail.part("html") and ".a line with a dot" in mail.part("html")
+    assert "Cześć Łucja, 欢迎加入。" in mail.part("plain")
+    assert all(len(line) <= 998 for line in mail.raw.split(b"\r\n"))
