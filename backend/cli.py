@@ -203,6 +203,10 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # A tick every second and an SMTP conversation per message are not news.
+        for noisy in ("apscheduler", "mail.log", "alembic", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     args.func(args)
 
 

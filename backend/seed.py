@@ -9,9 +9,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.db.models import Journey, Template, Workspace
+from backend.db.models import Journey, Workspace
 from backend.runtime import publishing
 from backend.services import Services
+from backend.templates import service as templates
 from backend.users import create_user
 from backend.workspaces import create_workspace
 
@@ -168,15 +169,14 @@ def seed_demo(services: Services, *, password: str | None = None) -> DemoCredent
 
 
 def _create_template(session, services: Services, workspace_id: int) -> None:
-    template = Template(
-        workspace_id=workspace_id,
+    now = services.clock.now()
+    template, _ = templates.create_template(
+        session,
+        workspace_id,
         key="tpl_recovery_1",
         name="Registration recovery",
-        tags=["demo"],
         draft=RECOVERY_TEMPLATE,
+        tags=["demo"],
+        now=now,
     )
-    session.add(template)
-    session.flush()
-    from backend.templates.service import publish_template
-
-    publish_template(session, template, now=services.clock.now())
+    templates.publish(session, template, now=now)

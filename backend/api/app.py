@@ -12,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from backend.api.auth import KeyCache, principal_dependency, require_admin, require_write_key
-from backend.api.errors import EXCEPTION_HANDLERS
+from backend.api.errors import EXCEPTION_HANDLERS, ApiError
 from backend.api.journeys import JourneyController
 from backend.api.meta import MetaController
 from backend.api.sessions import SessionController, read_session
@@ -52,6 +52,17 @@ def _register_optional_modules() -> None:
                 raise
 
 
+MAX_ID = 2**63 - 1
+
+
+def _ids_in_range(request) -> None:
+    """An integer path parameter beyond 64 bits can name nothing: 404 before it reaches the database
+    (SQLite cannot even bind it)."""
+    for name, value in request.path_params.items():
+        if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
+            raise ApiError(404, f"{name.removesuffix('_id').replace('_', ' ')} not found")
+
+
 def create_app(services: Services, *, on_startup: list | None = None, on_shutdown: list | None = None) -> Litestar:
     _register_optional_modules()
     api = Router(
@@ -74,6 +85,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
             "principal": Provide(principal_dependency, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        before_request=_ids_in_range,
         openapi_config=OpenAPIConfig(
             title="Waymark API",
             version="1",
@@ -92,6 +104,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
         on_startup=on_startup or [],
         on_shutdown=on_shutdown or [],
         debug=False,
+        logging_config=None,  # the process configures logging (waymark's CLI), not the framework
     )
     app.state.services = services
     app.state.key_cache = KeyCache()

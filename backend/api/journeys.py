@@ -161,7 +161,7 @@ def _user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).tuples().all())
+    return dict(session.execute(sa.select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
 def _summary_fields(journey: Journey, counts: dict[str, int], version: int | None, names: dict[int, str]) -> dict:
@@ -575,7 +575,7 @@ class JourneyController(Controller):
                             Contact.workspace_id == principal.workspace_id,
                             Contact.external_id.in_(data.external_ids),
                         )
-                    ).tuples()
+                    )
                 )
                 ids.update(found.values())
                 unknown += [e for e in data.external_ids if e not in found]

@@ -34,12 +34,6 @@ def scan_date_triggers(services: Services) -> None:
         services.waker.notify()
 
 
-def recover_deliveries(services: Services) -> None:
-    from backend.runtime.outbox import Dispatcher
-
-    Dispatcher(services).recover_expired()
-
-
 def configure(scheduler, services: Services) -> None:
     common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
     scheduler.add_job(
@@ -54,7 +48,6 @@ def configure(scheduler, services: Services) -> None:
         next_run_time=services.clock.now(),
         **common,
     )
-    scheduler.add_job(recover_deliveries, "interval", seconds=30, args=[services], id="delivery_recovery", **common)
 
 
 def background(services: Services) -> BackgroundScheduler:

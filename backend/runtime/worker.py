@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from backend.runtime.outbox import Dispatcher
 from backend.runtime.signals import CHANNEL
 from backend.runtime.tick import Ticker
 from backend.services import Services
@@ -26,14 +27,14 @@ class Worker:
         self.services = services
         self.name = name
         self.ticker = Ticker(services.engine, services.graphs, services.clock, services.settings.batch_size)
-        self.dispatcher = _make_dispatcher(services)
+        self.dispatcher = Dispatcher(services)
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def run_once(self) -> int:
         """One pass: all due enrollments, then all due messages. Returns how much work was done."""
         report = self.ticker.run_until_idle()
-        sent = self.dispatcher.run_once() if self.dispatcher else 0
+        sent = self.dispatcher.run_once()
         return report.claimed + sent
 
     def run_forever(self) -> None:
@@ -83,11 +84,3 @@ class Worker:
             except Exception:
                 log.exception("%s: LISTEN connection failed; reconnecting", self.name)
                 time.sleep(1.0)
-
-
-def _make_dispatcher(services: Services):
-    try:
-        from backend.runtime.outbox import Dispatcher
-    except ImportError:  # delivery not installed in this build
-        return None
-    return Dispatcher(services)
