@@ -162,7 +162,11 @@ class Dispatcher:
         providers = ProviderSet(self.settings, self.provider_overrides)
         try:
             now = self.clock.now()
-            self._recover(now, report, providers)
+            due, stale = self._probe(now)
+            if stale:
+                self._recover(now, report, providers)
+            if not (due or report.requeued):
+                return 0
             rows, claim_until = self._claim(now, limit)
             report.claimed = len(rows)
             if not rows:
@@ -180,6 +184,18 @@ class Dispatcher:
         return report.claimed
 
     # -- claim and recovery --------------------------------------------------------------------
+
+    def _probe(self, now: datetime) -> tuple[bool, bool]:
+        """Is anything due, is any lease stale? Read-only, so an idle worker polling every second
+        never takes SQLite's write lock."""
+        with _reading(self.engine) as conn:
+            due = conn.execute(
+                sa.select(_outbox.c.id).where(_outbox.c.status == "pending", _outbox.c.next_attempt_at <= now).limit(1)
+            ).first()
+            stale = conn.execute(
+                sa.select(_outbox.c.id).where(_outbox.c.status == "sending", _outbox.c.claimed_until < now).limit(1)
+            ).first()
+        return due is not None, stale is not None
 
     def _recover(self, now: datetime, report: DispatchReport, providers: ProviderSet) -> None:
         """Rows left ``sending`` by a worker whose lease ran out."""

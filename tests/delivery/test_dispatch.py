@@ -495,3 +495,39 @@ def test_non_ascii_subject_sender_and_body_arrive_intact(ticker, dispatcher, ser
     assert "Cześć Łucja, 欢迎加入。" in mail.part("html") and ".a line with a dot" in mail.part("html")
     assert "Cześć Łucja, 欢迎加入。" in mail.part("plain")
     assert all(len(line) <= 998 for line in mail.raw.split(b"\r\n"))
+
+
+def test_concurrent_dispatchers_deliver_every_message_exactly_once(ticker, services, workspace, smtp_server):
+    import threading
+
+    make_template(services, workspace.id)
+    email_journey(services, workspace.id)
+    for i in range(150):
+        add_contact(services.sessions, workspace.id, email=f"c{i}@example.com")
+    with services.engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM contacts ORDER BY id")).scalars().all()
+    for cid in ids:
+        track(services, workspace.id, cid, "signup")
+    ticker.run_until_idle()
+
+    claimed: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        dispatcher = Dispatcher(services, chunk_size=10)
+        try:
+            for _ in range(20):
+                claimed.append(dispatcher.run_once(limit=20))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sum(claimed) == 150
+    received = smtp_server.wait_for(150)
+    assert sorted(m.rcpt_tos[0] for m in received) == sorted(f"c{i}@example.com" for i in range(150))
+    assert {r["status"] for r in outbox(services.engine)} == {"sent"}
