@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,7 +75,12 @@ class Ticker:
     DEFAULT_BATCH_SIZE = 5000
 
     def __init__(
-        self, engine: sa.Engine, cache: GraphCache, clock: Clock, batch_size: int = DEFAULT_BATCH_SIZE
+        self,
+        engine: sa.Engine,
+        cache: GraphCache,
+        clock: Clock,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrent_batches: int = 1,
     ) -> None:
         self.engine = engine
         self.cache = cache
@@ -80,10 +88,15 @@ class Ticker:
         self.batch_size = batch_size
         self.is_postgres = engine.dialect.name == "postgresql"
         self.profile = False
+        self.concurrent_batches = concurrent_batches
+        """Batches in flight at once on PostgreSQL (see :meth:`_run_concurrently`); SQLite has a single
+        writer, so it always runs one."""
         self._claim_sql = _claim_sql(self.is_postgres)
 
     def run_until_idle(self, max_batches: int | None = None) -> BatchReport:
         """Run batches until nothing is due (or ``max_batches``); returns the totals."""
+        if self.concurrent_batches > 1 and self.is_postgres:
+            return self._run_concurrently(max_batches)
         total = BatchReport()
         batches = 0
         while max_batches is None or batches < max_batches:
@@ -94,21 +107,45 @@ class Ticker:
                 break
         return total
 
-    def run_batch(self, now: datetime | None = None) -> BatchReport:
-        """Claim, advance and persist one batch in one transaction.
+    def _run_concurrently(self, max_batches: int | None) -> BatchReport:
+        """``concurrent_batches`` claim loops on their own connections, exactly like that many workers:
+        while one batch waits for PostgreSQL to write it, the next one is claimed and interpreted, so
+        the client and the server work at the same time. SKIP LOCKED keeps the batches disjoint."""
+        total = BatchReport()
+        lock = threading.Lock()
+        started = 0
+        errors: list[BaseException] = []
 
-        The cyclic garbage collector is paused for the batch: it allocates tens of thousands of small
-        containers (snapshots, items, outcomes) that die by reference counting when the batch ends, and
-        letting the collector walk them, and the whole heap, every few hundred allocations doubled the
-        claim's cost in measurements. Nothing in a batch forms reference cycles.
-        """
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        def loop() -> None:
+            nonlocal started
+            while not errors:
+                with lock:
+                    if max_batches is not None and started >= max_batches:
+                        return
+                    started += 1
+                try:
+                    report = self.run_batch()
+                except BaseException as exc:
+                    errors.append(exc)
+                    return
+                with lock:
+                    _accumulate(total, report)
+                if report.claimed < self.batch_size:
+                    return
+
+        threads = [threading.Thread(target=loop, name=f"tick-{n}") for n in range(self.concurrent_batches)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return total
+
+    def run_batch(self, now: datetime | None = None) -> BatchReport:
+        """Claim, advance and persist one batch in one transaction."""
+        with _gc_paused():
             return self._run_batch(now)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _run_batch(self, now: datetime | None) -> BatchReport:
         now = now or self.clock.now()
@@ -277,6 +314,14 @@ class Ticker:
         lap("transitions")
         self._write_steps(fast, results, counters, now)
         lap("step_log")
+        if dirty:
+            self._write_contacts(fast, dirty, claimed.originals, now)
+        lap("contacts")
+        if outbox:
+            self._write_outbox(fast, outbox, now)
+        lap("outbox")
+        # Last before commit: concurrent batches bump the same counter rows, and the row lock this
+        # takes is then held only for the commit.
         if counters:
             fast.many(
                 "INSERT INTO node_counters (workspace_id, journey_id, node_id, outcome, count)"
@@ -285,12 +330,6 @@ class Ticker:
                 [(ws, j, n, o, c) for (ws, j, n, o), c in sorted(counters.items())],
             )
         lap("counters")
-        if dirty:
-            self._write_contacts(fast, dirty, claimed.originals, now)
-        lap("contacts")
-        if outbox:
-            self._write_outbox(fast, outbox, now)
-        lap("outbox")
         return steps, messages
 
     def _write_transitions(self, fast: FastSQL, transitions: _Dictionary, now: datetime) -> None:
@@ -376,7 +415,8 @@ class Ticker:
         # so apply only what this batch changed, as a merge inside the UPDATE.
         js = fast.json
         diffs = _Dictionary()
-        for c in dirty.values():
+        # In id order, so concurrent batches sharing contacts lock them in the same order.
+        for _id, c in sorted(dirty.items()):
             raw_tags, raw_attrs = originals[c.id]
             tags_before = set(json_list(raw_tags))
             attrs_before = json_dict(raw_attrs)
@@ -472,6 +512,39 @@ class Ticker:
 
 
 _MISSING = object()
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while any batch runs in this process.
+
+    A batch allocates tens of thousands of small containers (snapshots, items, outcomes) that die by
+    reference counting when it ends; letting the collector walk them, and the whole heap, every few
+    hundred allocations doubled the claim's cost in measurements. Nothing in a batch forms cycles.
+    Counted, so concurrent batches in threads do not switch it back on under each other.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            last = _gc_pausers == 0
+            if last and _gc_was_enabled:
+                gc.enable()
+        if not last and _gc_was_enabled:
+            # Batches overlapping back to back could keep it paused indefinitely; sweep the young
+            # generation once per batch so cycles made by other threads (API requests) still go.
+            gc.collect(0)
 
 
 class _Dictionary:
