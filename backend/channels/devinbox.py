@@ -11,6 +11,7 @@ import itertools
 import logging
 import os
 import re
+import socket
 import time
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -77,6 +78,12 @@ def start_dev_inbox(settings, *, host: str = "127.0.0.1", port: int | None = Non
     directory = Path(settings.var_dir) / "mail"
     directory.mkdir(parents=True, exist_ok=True)
     port = settings.dev_inbox_port if port is None else port
+    with socket.socket() as probe:  # fail fast: aiosmtpd would only notice after its ready timeout
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot start the dev inbox on {host}:{port}: {exc.strerror or exc}") from exc
     controller = Controller(
         _Handler(directory),
         hostname=host,
@@ -96,3 +103,8 @@ def start_dev_inbox(settings, *, host: str = "127.0.0.1", port: int | None = Non
 def dev_inbox_url(settings) -> str:
     """Where the dispatcher sends email when no SMTP server is configured."""
     return f"smtp://127.0.0.1:{settings.dev_inbox_port}?tls=none"
+
+
+def dev_inbox_wanted(settings) -> bool:
+    """Whether ``waymark run`` should start the dev inbox: it is on and no SMTP server is configured."""
+    return bool(settings.dev_inbox) and not settings.smtp_url

@@ -531,3 +531,22 @@ def test_concurrent_dispatchers_deliver_every_message_exactly_once(ticker, servi
     received = smtp_server.wait_for(150)
     assert sorted(m.rcpt_tos[0] for m in received) == sorted(f"c{i}@example.com" for i in range(150))
     assert {r["status"] for r in outbox(services.engine)} == {"sent"}
+
+
+def test_dev_inbox_lifecycle(tmp_path):
+    from backend.channels.devinbox import dev_inbox_wanted
+
+    settings = load_settings(secret_key="s" * 32, var_dir=str(tmp_path), smtp_url=None, dev_inbox=True)
+    assert dev_inbox_wanted(settings)
+    settings.smtp_url = "smtp://relay.acme.test"
+    assert not dev_inbox_wanted(settings)
+    settings.dev_inbox_port = free_port()
+    inbox = start_dev_inbox(settings)
+    try:
+        with pytest.raises(OSError, match="cannot start the dev inbox"):
+            start_dev_inbox(settings)  # the port is taken
+    finally:
+        inbox.stop()
+    inbox.stop()  # idempotent
+    again = start_dev_inbox(settings)  # the port is free again
+    again.stop()
