@@ -34,8 +34,11 @@ class Worker:
     def run_once(self) -> int:
         """One pass: all due enrollments, then all due messages. Returns how much work was done."""
         report = self.ticker.run_until_idle()
-        sent = self.dispatcher.run_once()
-        return report.claimed + sent
+        delivered = self.dispatcher.run_once()
+        if report.claimed or delivered:
+            log.info("%s: advanced %d enrollments (%d steps), handled %d messages", self.name, report.claimed,
+                     report.steps, delivered)
+        return report.claimed + delivered
 
     def run_forever(self) -> None:
         if self.services.engine.dialect.name == "postgresql":
