@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -32,31 +32,36 @@ def sqlite_template(tmp_path_factory) -> str:
     return str(path)
 
 
-def _pg_database_url(worker: str) -> str:
-    """One PostgreSQL database per xdist worker, created and migrated once per session."""
+def _admin_engine() -> sa.Engine:
+    return make_engine(PG_URL, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+
+
+def _drop_database(conn, name: str) -> None:
+    conn.exec_driver_sql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="session")
+def pg_url(worker_id) -> Iterator[str]:
+    """A PostgreSQL database of this test process's own (migrated once), dropped at the end: concurrent
+    test runs against one server never share or clobber each other's databases."""
     base = sa.make_url(PG_URL)
-    name = f"{base.database}_{worker}"
-    admin = make_engine(str(base), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    name = f"{base.database}_{worker_id}_{os.getpid()}"
+    admin = _admin_engine()
     with admin.connect() as conn:
-        exists = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).scalar()
-        if exists:
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            conn.exec_driver_sql(f'DROP DATABASE "{name}"')
+        _drop_database(conn, name)
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    admin.dispose()
     url = base.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     upgrade(engine)
     engine.dispose()
-    return url
-
-
-@pytest.fixture(scope="session")
-def pg_url(worker_id) -> str:
-    return _pg_database_url(worker_id)
+    yield url
+    with admin.connect() as conn:
+        _drop_database(conn, name)
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +102,7 @@ def sessions(engine):
 
 @pytest.fixture
 def clock() -> MovableClock:
-    return MovableClock(datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+    return MovableClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 
 
 @pytest.fixture
