@@ -1,1 +1,0 @@
-"""An example third-party block package for Waymark (see docs/block-authors.md)."""
