@@ -4,6 +4,7 @@ directory, so it is visible only to processes started with that directory on PYT
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
