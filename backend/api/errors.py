@@ -13,8 +13,9 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy import exc as sa_exc
 
 from backend.engine.validation import GraphInvalid, Problem, msgspec_path_to_pointer
 
@@ -100,7 +101,10 @@ def _validation_error(_: Request, exc: ValidationException) -> Response:
         source = getattr(item.get("source"), "value", item.get("source"))
         key = item.get("key")
         if source == "body":
-            pointer = suffix or _pointer_from_key(key if key != "body" else None)
+            # Litestar names the whole body "data"; a JSON pointer to the whole body is "".
+            pointer = suffix or _pointer_from_key(key if key not in ("body", "data") else None)
+            if key == "data" and message == "'data'":
+                message = "a JSON body is required"
         else:
             pointer = f"/{source}/{key}" if source and key else _pointer_from_key(key)
             message = f"{message} (in {source} parameter {key!r})" if source and key else message
@@ -115,6 +119,9 @@ def _validation_error(_: Request, exc: ValidationException) -> Response:
 
 def _http_error(_: Request, exc: HTTPException) -> Response:
     status = exc.status_code
+    if isinstance(exc.__cause__, SerializationException):  # Litestar could not decode the body
+        message = f"the body is not valid JSON: {exc.detail}"
+        return _response(ProblemDetail(400, "The request has problems", message, [ProblemItem("", message)]))
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException) and "WWW-Authenticate" not in headers:
         headers["WWW-Authenticate"] = 'Bearer realm="waymark"'
@@ -147,7 +154,23 @@ def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def _too_deep(_: Request, exc: RecursionError) -> Response:
+    message = "the body is nested too deeply"
+    return _response(ProblemDetail(400, "The request has problems", message, [ProblemItem("", message)]))
+
+
+def _out_of_range(request: Request, exc: Exception) -> Response:
+    """The database refused a value (a number beyond 64 bits, a NUL character in text, …): the request's
+    fault, not ours, but the field is not known here."""
+    log.info("value refused by the database on %s %s: %s", request.method, request.url.path, exc)
+    message = "a value in the request is out of the range the database can store (too large a number, a NUL character…)"
+    return _response(ProblemDetail(400, "The request has problems", message))
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
+    RecursionError: _too_deep,
+    OverflowError: _out_of_range,
+    sa_exc.DataError: _out_of_range,
     ApiError: _api_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
