@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-
 from backend.db.models import Base
 from backend.db.session import make_engine
 

@@ -73,7 +73,9 @@ def main() -> None:
         )
         session.add(journey)
         session.flush()
-        publishing.publish(session, journey, registry=services.registry, graphs=services.graphs, now=services.clock.now())
+        publishing.publish(
+            session, journey, registry=services.registry, graphs=services.graphs, now=services.clock.now()
+        )
 
     n = args.size
     counter = iter(range(10**9))

@@ -13,21 +13,12 @@ PLUGIN_SOURCE = Path(__file__).parent / "plugins" / "acme_blocks"
 
 
 def install_acme_plugin(target: Path) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(PLUGIN_SOURCE),
-        ],
-        check=True,
-    )
+    """pip-install the package into ``target``, building from a private copy: a build writes into its
+    source directory, and test processes run side by side."""
+    source = target.parent / f"{target.name}-src"
+    shutil.copytree(PLUGIN_SOURCE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--target", str(target), str(source)], check=True)
     return target
 
 

@@ -231,10 +231,8 @@ class JourneyController(Controller):
     ) -> Page[JourneySummary]:
         with services.sessions() as session:
             query = sa.select(Journey).where(Journey.workspace_id == principal.workspace_id)
-            if status:
-                query = query.where(Journey.status == status)
-            else:
-                query = query.where(Journey.status != "archived")
+            # Archived journeys are hidden unless asked for by status.
+            query = query.where(Journey.status == status if status else Journey.status != "archived")
             after = decode_cursor(cursor)
             if after is not None:
                 query = query.where(Journey.id < after)

@@ -98,6 +98,7 @@ def validate(raw: Any, registry: Registry, *, lenient: bool = False) -> tuple[Co
     def advise(problem: Problem) -> None:
         if not lenient:
             problems.append(problem)
+
     if not isinstance(raw, dict):
         return None, [Problem("", "a journey graph must be a JSON object", "invalid")]
 

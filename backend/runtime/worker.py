@@ -36,8 +36,13 @@ class Worker:
         report = self.ticker.run_until_idle()
         delivered = self.dispatcher.run_once()
         if report.claimed or delivered:
-            log.info("%s: advanced %d enrollments (%d steps), handled %d messages", self.name, report.claimed,
-                     report.steps, delivered)
+            log.info(
+                "%s: advanced %d enrollments (%d steps), handled %d messages",
+                self.name,
+                report.claimed,
+                report.steps,
+                delivered,
+            )
         return report.claimed + delivered
 
     def run_forever(self) -> None:
