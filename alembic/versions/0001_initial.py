@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:03:32.524148
+Create Date: 2026-11-22 20:33:55.941967
 """
 
 from alembic import op
@@ -226,6 +226,9 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('provider_message_id', sa.String(length=255), nullable=True),
     sa.Column('public_id', sa.String(length=40), nullable=True),
+    sa.Column('links', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=True),
+    sa.Column('opened_at', backend.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('clicked_at', backend.db.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('test', sa.Boolean(), nullable=False),
     sa.Column('created_at', backend.db.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', backend.db.models.UTCDateTime(timezone=True), nullable=True),
@@ -236,6 +239,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_pending', ['next_attempt_at'], unique=False, sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+        batch_op.create_index('ix_outbox_provider_message_id', ['workspace_id', 'provider_message_id'], unique=False)
         batch_op.create_index('ix_outbox_public_id', ['public_id'], unique=True)
         batch_op.create_index('ix_outbox_sending', ['claimed_until'], unique=False, sqlite_where=sa.text("status = 'sending'"), postgresql_where=sa.text("status = 'sending'"))
         batch_op.create_index('ix_outbox_status', ['workspace_id', 'status', 'created_at'], unique=False)
@@ -332,6 +336,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_status')
         batch_op.drop_index('ix_outbox_sending', sqlite_where=sa.text("status = 'sending'"), postgresql_where=sa.text("status = 'sending'"))
         batch_op.drop_index('ix_outbox_public_id')
+        batch_op.drop_index('ix_outbox_provider_message_id')
         batch_op.drop_index('ix_outbox_pending', sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
 
     op.drop_table('outbox')

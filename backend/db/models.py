@@ -369,7 +369,15 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255))
     public_id: Mapped[str | None] = mapped_column(sa.String(40))
-    """Unguessable id used in tracking links for this message."""
+    """Unguessable id used in tracking links for this message (set when it is first handed to a
+    provider)."""
+    links: Mapped[list[Any] | None] = mapped_column(JSONType)
+    """The original URLs of the message's tracked links, by link index: a click link names an index,
+    never a URL, so it can only lead where the message pointed (see backend/tracking)."""
+    opened_at: Mapped[datetime | None]
+    """First open (pixel or click); later opens are events only."""
+    clicked_at: Mapped[datetime | None]
+    """First click."""
     test: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
@@ -389,6 +397,7 @@ class OutboxMessage(Base):
             postgresql_where=sa.text("status = 'sending'"),
         ),
         sa.Index("ix_outbox_public_id", "public_id", unique=True),
+        sa.Index("ix_outbox_provider_message_id", "workspace_id", "provider_message_id"),
     )
 
 
