@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:33:55.941967
+Create Date: 2026-11-22 20:34:17.383335
 """
 
 from alembic import op
@@ -18,6 +18,20 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('provider_tokens',
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('token', sa.Text(), nullable=True),
+    sa.Column('expires_at', backend.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('refreshing_until', backend.db.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', backend.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
+    op.create_table('rate_windows',
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('window', sa.BigInteger(), nullable=False),
+    sa.Column('used', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('step_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -378,3 +392,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_step_log_contact')
 
     op.drop_table('step_log')
+    op.drop_table('rate_windows')
+    op.drop_table('provider_tokens')

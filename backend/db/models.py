@@ -342,6 +342,30 @@ class Provider(Base):
     __table_args__ = (sa.Index("ix_providers_workspace_channel", "workspace_id", "channel"),)
 
 
+class ProviderToken(Base):
+    """A provider access token shared by every process (WeChat's ``access_token``): one row per
+    credential, refreshed by one worker at a time (see backend/channels/tokens.py)."""
+
+    __tablename__ = "provider_tokens"
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    token: Mapped[str | None] = mapped_column(sa.Text)
+    expires_at: Mapped[datetime | None]
+    refreshing_until: Mapped[datetime | None]
+    """A worker is fetching a new token until then; others keep using the current one meanwhile."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateWindow(Base):
+    """Send budget used per provider in the current rate window, shared by every worker process
+    (see backend/channels/ratelimit.py)."""
+
+    __tablename__ = "rate_windows"
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    """The window's number: its start in milliseconds divided by its length."""
+    used: Mapped[int] = mapped_column(default=0)
+
+
 class OutboxMessage(Base):
     """A message to deliver. ``idempotency_key`` is unique per (enrollment, node): a step that runs
     twice cannot queue two messages, and a crash mid-delivery leaves ``sending`` rows that are never
