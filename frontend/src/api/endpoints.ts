@@ -2,6 +2,7 @@
 import { api } from './client';
 import type {
   BlockType,
+  Channel,
   Contact,
   ContactEvent,
   ContactSummary,
@@ -15,8 +16,17 @@ import type {
   Page,
   Problem,
   Session,
+  Template,
+  TemplateDraft,
+  TemplatePreview,
+  TemplateSaved,
+  TemplateSummary,
+  TemplateVersion,
+  TestSendRequest,
+  TestSendResult,
   Vocabulary,
 } from './types';
+import type { Message, MessageStatus, Provider, ProviderKind, ProviderSave, ProviderTest, RetryResult } from './types';
 
 const journey = (id: number | string) => `/api/journeys/${encodeURIComponent(String(id))}`;
 
@@ -56,4 +66,34 @@ export const contacts = {
   get: (id: number | string) => api.get<Contact>(`/api/contacts/${encodeURIComponent(String(id))}`),
   events: (id: number | string, cursor?: string | null) =>
     api.get<Page<ContactEvent>>(`/api/contacts/${encodeURIComponent(String(id))}/events`, { cursor }),
+};
+
+const template = (id: number | string) => `/api/templates/${encodeURIComponent(String(id))}`;
+
+export const templates = {
+  list: (q?: string, cursor?: string | null) => api.get<Page<TemplateSummary>>('/api/templates', { q, cursor }),
+  create: (body: { key: string; name: string; tags?: string[]; draft?: TemplateDraft }) => api.post<TemplateSaved>('/api/templates', body),
+  get: (id: number | string) => api.get<Template>(template(id)),
+  save: (id: number | string, body: { draft?: TemplateDraft; name?: string; tags?: string[] }) => api.put<TemplateSaved>(`${template(id)}/draft`, body),
+  publish: (id: number | string) => api.post<TemplateVersion>(`${template(id)}/publish`),
+  versions: (id: number | string, channels = false) =>
+    api.get<TemplateVersion[]>(`${template(id)}/versions`, { channels: channels ? 'true' : undefined }),
+  preview: (id: number | string, body: { channel: Channel; contact_id?: number | null; version?: number | null }) =>
+    api.post<TemplatePreview>(`${template(id)}/preview`, body),
+  testSend: (id: number | string, body: TestSendRequest) => api.post<TestSendResult>(`${template(id)}/test-send`, body),
+};
+
+export const providers = {
+  list: () => api.get<Provider[] | Page<Provider>>('/api/providers'),
+  kinds: (locale: string) => api.get<ProviderKind[]>('/api/provider-kinds', { locale }),
+  create: (body: ProviderSave) => api.post<Provider>('/api/providers', body),
+  update: (id: number | string, body: Partial<ProviderSave>) => api.patch<Provider>(`/api/providers/${encodeURIComponent(String(id))}`, body),
+  remove: (id: number | string) => api.del<void>(`/api/providers/${encodeURIComponent(String(id))}`),
+  test: (id: number | string) => api.post<ProviderTest>(`/api/providers/${encodeURIComponent(String(id))}/test`),
+};
+
+export const messages = {
+  list: (query: { status?: MessageStatus | ''; channel?: Channel | ''; cursor?: string | null }) =>
+    api.get<Page<Message>>('/api/messages', query),
+  retry: (ids: number[]) => api.post<RetryResult>('/api/messages/retry', { ids }),
 };

@@ -48,6 +48,8 @@ export interface BlockType {
   pauses: boolean;
   config_schema: JsonSchema;
   latest: boolean;
+  /** The block's own validation messages in the requested language, by their English wording. */
+  problems?: Record<string, string>;
 }
 
 export interface Vocabulary {
@@ -183,4 +185,182 @@ export interface ContactEvent {
   occurred_at: string;
   received_at: string;
   source: string | null;
+}
+
+// --- templates (docs/api.md "Templates") ---------------------------------------------------------------
+
+export type Channel = 'email' | 'sms' | 'wechat' | 'push';
+export const CHANNELS: Channel[] = ['email', 'sms', 'wechat', 'push'];
+
+export interface EmailBody {
+  subject?: string;
+  preheader?: string;
+  sender?: string;
+  mjml?: string;
+  text?: string | null;
+}
+
+export interface SmsBody {
+  text?: string;
+}
+
+export interface PushBody {
+  title?: string;
+  body?: string;
+  image?: string;
+  link?: string;
+}
+
+export interface WechatBody {
+  template_id?: string;
+  fields?: Record<string, string>;
+  url?: string;
+  miniprogram?: { appid: string; pagepath?: string } | null;
+}
+
+export interface TemplateDraft {
+  email?: EmailBody;
+  sms?: SmsBody;
+  wechat?: WechatBody;
+  push?: PushBody;
+}
+
+export interface TemplateSummary {
+  id: number;
+  key: string;
+  name: string;
+  tags: string[];
+  channels: Channel[];
+  version: number | null;
+  updated_at: string;
+}
+
+export interface Template extends TemplateSummary {
+  draft: TemplateDraft;
+  published_version_id: number | null;
+  created_at: string;
+}
+
+export interface TemplateProblem {
+  /** `/draft/email/mjml`, `/draft/wechat/fields/keyword1`, … */
+  pointer: string;
+  message: string;
+  line?: number | null;
+  column?: number | null;
+  code?: string;
+}
+
+export interface TemplateSaved {
+  template: Template;
+  problems: TemplateProblem[];
+}
+
+export interface TemplateVersion {
+  id: number;
+  number: number;
+  created_at: string;
+  channels?: TemplateDraft;
+}
+
+export interface SmsSegments {
+  encoding: 'gsm7' | 'ucs2';
+  segments: number;
+  units?: number;
+  characters?: number;
+}
+
+export interface TemplatePreview {
+  channel: Channel;
+  version: number | null;
+  /** email: subject, preheader, sender, html, text · sms: text · push: title, body, image, link ·
+   * wechat: template_id, url, fields.<name>, miniprogram.appid, miniprogram.pagepath */
+  fields: Record<string, string>;
+  missing: string[];
+  problems: TemplateProblem[];
+  /** SMS only, when the server counts (API_NEEDS.md). */
+  sms?: SmsSegments | null;
+  segments?: number | SmsSegments | null;
+}
+
+export interface TestSendRequest {
+  channel: Channel;
+  /** An address for the channel (e-mail, phone, OpenID, push token) … */
+  to?: string;
+  /** … or a contact whose address and data are used. */
+  contact_id?: number;
+}
+
+export interface TestSendResult {
+  status?: string;
+  message_id?: number | string | null;
+  to?: string | null;
+  error?: string | null;
+  [key: string]: unknown;
+}
+
+// --- providers and messages (API_NEEDS.md until docs/api.md has them) --------------------------------
+
+export interface Provider {
+  id: number;
+  channel: Channel | 'webhook';
+  kind: string;
+  name?: string | null;
+  /** Non-secret settings. */
+  config: Record<string, unknown>;
+  /** Secret settings: which are set (their values are never returned). */
+  secrets?: Record<string, boolean> | string[];
+  enabled?: boolean;
+  updated_at?: string;
+}
+
+export interface ProviderSave {
+  channel: Provider['channel'];
+  kind: string;
+  name?: string;
+  config: Record<string, unknown>;
+  /** Only the secrets to set or change; a secret left out keeps its value, `null` clears it. */
+  secrets?: Record<string, string | null>;
+  enabled?: boolean;
+}
+
+export interface ProviderKind {
+  kind: string;
+  channel: Provider['channel'];
+  label: string;
+  description?: string;
+  /** JSON Schema of `config`; properties with `writeOnly: true` are secrets. */
+  config_schema: JsonSchema;
+}
+
+export interface ProviderTest {
+  ok: boolean;
+  message?: string | null;
+  detail?: string | null;
+}
+
+export type MessageStatus = 'failed' | 'unknown' | 'skipped' | 'queued' | 'sent' | 'delivered';
+
+export interface Message {
+  id: number;
+  channel: Channel | 'webhook';
+  status: MessageStatus | string;
+  contact_id: number | null;
+  contact?: { id: number; email?: string | null; external_id?: string | null } | null;
+  to?: string | null;
+  template_key?: string | null;
+  template_id?: number | null;
+  template_version?: number | null;
+  journey_id?: number | null;
+  journey_name?: string | null;
+  node_id?: string | null;
+  attempts?: number;
+  last_error?: string | null;
+  reason?: string | null;
+  created_at: string;
+  updated_at?: string | null;
+}
+
+export interface RetryResult {
+  retried: number;
+  skipped?: number;
 }
