@@ -22,7 +22,8 @@ import { freeSpot, layoutNodes, NODE_HEIGHT, NODE_WIDTH } from './layout';
 import { NodePanel } from './NodePanel';
 import { Palette } from './Palette';
 import { editorStore, useEditor } from './store';
-import { useAutosave, type SaveState } from './useAutosave';
+import { SaveIndicator, type SaveState } from '../components/SaveIndicator';
+import { useAutosave } from './useAutosave';
 import { useShortcuts } from './useShortcuts';
 import { useStatsPolling } from './useStatsPolling';
 import { VersionsDialog } from './VersionsDialog';
@@ -230,19 +231,5 @@ function Toolbar({ journey, saveState, totals, onFit, onPublish, onVersions }: T
         {t('editor.publish')}
       </button>
     </div>
-  );
-}
-
-function SaveIndicator({ state }: { state: SaveState }) {
-  const { t } = useTranslation();
-  return (
-    <span className={`save-state save-${state}`} role="status" data-testid="save-status" data-state={state}>
-      {t(`save.${state}`)}
-      {state === 'conflict' && (
-        <button type="button" className="link-button" onClick={() => window.location.reload()}>
-          {t('save.reload')}
-        </button>
-      )}
-    </span>
   );
 }

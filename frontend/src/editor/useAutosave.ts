@@ -6,7 +6,9 @@ import { journeys } from '../api/endpoints';
 import { toGraph } from './graph';
 import { editorStore } from './store';
 
-export type SaveState = 'saved' | 'pending' | 'saving' | 'error' | 'conflict';
+import type { SaveState } from '../components/SaveIndicator';
+
+export type { SaveState };
 
 export const AUTOSAVE_DELAY_MS = 800;
 const RETRY_MS = 5000;
