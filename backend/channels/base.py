@@ -48,6 +48,12 @@ class SendResult:
     error: str | None = None
     retry_after: float | None = None
     """Seconds the provider asked us to wait (``Retry-After``), overriding the backoff when longer."""
+    bounce: str | None = None
+    """``"hard"`` when a ``failed`` result means the address itself was refused for good (SMTP 5xx to
+    ``RCPT TO``): recorded as ``email_bounced`` and consent for the channel is withdrawn."""
+    stale: list[Any] = field(default_factory=list)
+    """Addresses the provider said are gone for good (a Web Push subscription answered 404/410): the
+    dispatcher removes them from the contact."""
 
     @classmethod
     def sent(cls, provider_message_id: str | None = None) -> SendResult:
@@ -69,6 +75,14 @@ class Provider:
     """True when the provider de-duplicates on our idempotency key, so a message whose fate is unknown
     after a crash may be resent automatically (it cannot arrive twice)."""
     concurrency: int = 1
+    rate_key: str | None = None
+    """Set by the registry for a provider row: the key its send budget is shared under across
+    workers (``provider:<id>``); ``None`` = not rate limited."""
+    rate_per_second: float | None = None
+
+    def attach(self, engine: Any, clock: Any) -> None:
+        """Called by the registry with the database and clock, for providers that keep shared state
+        there (WeChat's access token)."""
 
     async def open(self) -> None:
         """Optional eager setup; ``send`` must work without it."""

@@ -201,7 +201,11 @@ def classify(exc: BaseException) -> SendResult:
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         text = f"{exc.code} {exc.message}"
         if 500 <= exc.code < 600:
-            return SendResult.failed(text)
+            result = SendResult.failed(text)
+            if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
+                # The address itself was refused for good: a hard bounce (email_bounced, consent withdrawn).
+                result.bounce = "hard"
+            return result
         return SendResult.retry(text)
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         return SendResult.retry(f"SMTP server does not support a required feature: {exc}")

@@ -2,8 +2,11 @@
 
 Order: an enabled ``providers`` row for (workspace, channel) (the lowest id wins), else the process
 default — email: ``settings.smtp_url``, else the dev inbox when it is on; webhook: the built-in HTTP
-provider. Provider kinds are looked up in :data:`PROVIDER_KINDS`, which later channels extend
-(``PROVIDER_KINDS["twilio"] = …``).
+provider. Provider kinds (settings, secrets, default rate limits) are declared in
+backend/channels/kinds.py; :data:`PROVIDER_KINDS` may still map extra kinds to factories.
+
+A provider built from a row gets its rate limit (``rate_key``, ``rate_per_second``: the row's, else the
+kind's default) and is attached to the database (shared access tokens).
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from backend.channels import kinds
 from backend.channels.base import Provider
 from backend.channels.devinbox import dev_inbox_url
-from backend.channels.email import SmtpConfig, SmtpProvider
-from backend.channels.null import NullProvider
+from backend.channels.email import SmtpProvider
 from backend.channels.webhook import WebhookProvider
 from backend.db.models import Provider as ProviderRow
 
@@ -25,16 +28,6 @@ log = logging.getLogger("waymark.channels")
 
 ProviderFactory = Callable[[str, dict[str, Any], Any], Provider]
 """``(channel, config, settings) -> Provider``"""
-
-
-def _smtp(channel: str, config: dict[str, Any], settings: Any) -> Provider:
-    if channel != "email":
-        raise ValueError("an SMTP provider delivers email only")
-    return SmtpProvider(SmtpConfig.from_dict(config))
-
-
-def _null(channel: str, config: dict[str, Any], settings: Any) -> Provider:
-    return NullProvider(channel)
 
 
 def _webhook(channel: str, config: dict[str, Any], settings: Any) -> Provider:
@@ -45,7 +38,8 @@ def _webhook(channel: str, config: dict[str, Any], settings: Any) -> Provider:
     )
 
 
-PROVIDER_KINDS: dict[str, ProviderFactory] = {"smtp": _smtp, "null": _null, "http": _webhook}
+PROVIDER_KINDS: dict[str, ProviderFactory] = {}
+"""Extra kinds not declared in backend/channels/kinds.py (tests, plugins)."""
 
 
 def default_provider(channel: str, settings: Any) -> Provider | None:
@@ -64,10 +58,14 @@ class ProviderSet:
     """The providers of one dispatch run. Instances are shared per provider row (and one process
     default per channel), so messages of many contacts reuse the same connections."""
 
-    def __init__(self, settings: Any, overrides: dict[str, Provider] | None = None) -> None:
+    def __init__(
+        self, settings: Any, overrides: dict[str, Provider] | None = None, *, engine: Any = None, clock: Any = None
+    ) -> None:
         self.settings = settings
         self.overrides = dict(overrides or {})
-        self._rows: dict[tuple[int, str], tuple[int, str, dict[str, Any]]] = {}
+        self.engine = engine
+        self.clock = clock
+        self._rows: dict[tuple[int, str], tuple[int, str, dict[str, Any], float | None]] = {}
         self._instances: dict[Any, Provider | None] = {}
         self._errors: dict[Any, str] = {}
 
@@ -77,13 +75,18 @@ class ProviderSet:
             return
         rows = conn.execute(
             sa.select(
-                ProviderRow.id, ProviderRow.workspace_id, ProviderRow.channel, ProviderRow.kind, ProviderRow.config
+                ProviderRow.id,
+                ProviderRow.workspace_id,
+                ProviderRow.channel,
+                ProviderRow.kind,
+                ProviderRow.config,
+                ProviderRow.rate_per_second,
             )
             .where(ProviderRow.workspace_id.in_(ids), ProviderRow.enabled.is_(True))
             .order_by(ProviderRow.id)
         )
-        for pid, ws, channel, kind, config in rows:
-            self._rows.setdefault((ws, channel), (pid, kind, config or {}))
+        for pid, ws, channel, kind, config, rate in rows:
+            self._rows.setdefault((ws, channel), (pid, kind, config or {}, rate))
 
     def get(self, workspace_id: int, channel: str) -> tuple[Provider | None, str | None]:
         """``(provider, None)`` or ``(None, why not)``."""
@@ -95,9 +98,17 @@ class ProviderSet:
             try:
                 if row:
                     factory = PROVIDER_KINDS.get(row[1])
-                    if factory is None:
-                        raise ValueError(f"unknown provider kind {row[1]!r}")
-                    self._instances[key] = factory(channel, row[2], self.settings)
+                    if factory is not None:
+                        instance = factory(channel, row[2], self.settings)
+                    else:
+                        instance = kinds.build(row[1], channel, row[2], self.settings)
+                    rate = kinds.effective_rate(row[1], row[3])
+                    if rate:
+                        instance.rate_key = f"provider:{row[0]}"
+                        instance.rate_per_second = rate
+                    if self.engine is not None:
+                        instance.attach(self.engine, self.clock)
+                    self._instances[key] = instance
                 else:
                     self._instances[key] = default_provider(channel, self.settings)
             except (ValueError, TypeError) as exc:
