@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:34:17.383335
+Create Date: 2026-11-22 20:39:09.140862
 """
 
 from alembic import op
@@ -28,7 +28,7 @@ def upgrade() -> None:
     )
     op.create_table('rate_windows',
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('window', sa.BigInteger(), nullable=False),
+    sa.Column('window_no', sa.BigInteger(), nullable=False),
     sa.Column('used', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('key')
     )

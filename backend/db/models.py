@@ -361,7 +361,7 @@ class RateWindow(Base):
 
     __tablename__ = "rate_windows"
     key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    window: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    window_no: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     """The window's number: its start in milliseconds divided by its length."""
     used: Mapped[int] = mapped_column(default=0)
 
