@@ -49,6 +49,9 @@ from backend.runtime.events import IncomingEvent, handle_events
 from backend.runtime.snapshots import chunks, load_contacts, load_needs
 from backend.templates.environment import TemplateRenderError, compile_jinja
 from backend.templates.render import CompiledTemplate, TemplateCache, build_context
+from backend.tracking.actions import delivery_extras
+from backend.tracking.links import Tracker
+from backend.tracking.signing import new_public_id
 
 log = logging.getLogger("waymark.outbox")
 
@@ -93,6 +96,10 @@ class _Job:
     reason: str | None = None
     provider: Provider | None = None
     result: SendResult | None = None
+    public_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    links: list[str] | None = None
+    """Tracked links' original URLs (backend/tracking), stored on the row when it is marked sending."""
 
     @property
     def id(self) -> int:
@@ -129,6 +136,7 @@ class Dispatcher:
         self.backoff_max = backoff_max
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.templates = TemplateCache()
+        self.tracker = Tracker(self.settings)
         self._webhook_bodies: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.last_report = DispatchReport()
@@ -320,12 +328,13 @@ class Dispatcher:
         contact = contacts.get(row.contact_id) if row.contact_id is not None else None
         if row.contact_id is not None and contact is None:
             return self._decide(job, "skipped", "the contact no longer exists")
+        job.public_id = row.public_id or new_public_id()
         context = build_context(
             contact,
             journey_context=payload.get("context") or {},
             now=now,
             workspace_locale=locales.get(row.workspace_id) or "en",
-            message={"id": row.public_id, "channel": channel},
+            message={"id": job.public_id, "channel": channel, **self.tracker.template_vars(job.public_id)},
         )
         if channel == "webhook":
             return self._webhook_job(job, payload, contact, context)
@@ -360,6 +369,11 @@ class Dispatcher:
             return self._decide(job, "failed", f"template {row.template_key!r}: {exc}")
         job.to = address
         job.content = rendered.fields
+        if channel == "email":  # open pixel, click links, unsubscribe headers (backend/tracking/links.py)
+            tracked = self.tracker.email(
+                rendered.fields, job.public_id, marketing=payload.get("marketing", True), locale=context["locale"]
+            )
+            job.content, job.headers, job.links = tracked.fields, tracked.headers, tracked.links
         return job
 
     def _webhook_job(self, job: _Job, payload: dict[str, Any], contact: Contact | None, context) -> _Job:
@@ -458,8 +472,19 @@ class Dispatcher:
                         attempts=_outbox.c.attempts + 1,
                         channel=sa.bindparam("_channel"),
                         template_version_id=sa.bindparam("_tv"),
+                        public_id=sa.bindparam("_pid"),
+                        links=sa.bindparam("_links", type_=_outbox.c.links.type),
                     ),
-                    [{"_id": j.id, "_channel": j.channel, "_tv": j.template_version_id} for j in deliver],
+                    [
+                        {
+                            "_id": j.id,
+                            "_channel": j.channel,
+                            "_tv": j.template_version_id,
+                            "_pid": j.public_id,
+                            "_links": j.links or None,
+                        }
+                        for j in deliver
+                    ],
                 )
             if decided:
                 conn.execute(
@@ -516,6 +541,7 @@ class Dispatcher:
                         channel=job.channel,
                         to=job.to,
                         content=job.content,
+                        headers=job.headers,
                         contact_id=job.row.contact_id,
                     )
                     try:
@@ -646,6 +672,20 @@ class Dispatcher:
             incoming[row.workspace_id].append(
                 IncomingEvent(contact_id=row.contact_id, name=name, properties=properties, occurred_at=now)
             )
+            for extra in delivery_extras(conn, row, job.channel, kind, job.result, now):  # hard bounces
+                rows.append(
+                    {
+                        **rows[-1],
+                        "name": extra.name,
+                        "properties": extra.properties,
+                        "message_id": f"wm:outbox:{row.id}:{extra.name}:{now.timestamp():.6f}",
+                    }
+                )
+                incoming[row.workspace_id].append(
+                    IncomingEvent(
+                        contact_id=row.contact_id, name=extra.name, properties=extra.properties, occurred_at=now
+                    )
+                )
         if not rows:
             return
         insert = (postgresql.insert if self.is_postgres else sqlite.insert)(_events)

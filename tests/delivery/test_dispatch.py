@@ -173,8 +173,12 @@ def test_a_5xx_reply_is_a_permanent_failure(ticker, dispatcher, services, worksp
     assert rows[gone]["status"] == "failed" and "550" in rows[gone]["last_error"]
     assert rows[ok_contact]["status"] == "sent"  # the same connection carried on after RSET
     assert [m.rcpt_tos for m in smtp_server.messages] == [["fine@example.com"]]
-    (failed,) = system_events(services.engine, gone)
+    failed, bounced = system_events(services.engine, gone)
     assert failed["name"] == "message_failed" and "550" in failed["properties"]["reason"]
+    # The address was refused at RCPT TO: a hard bounce, and marketing email to it stops.
+    assert bounced["name"] == "email_bounced"
+    assert bounced["properties"]["type"] == "hard" and "550" in bounced["properties"]["reason"]
+    assert bounced["properties"]["consent_withdrawn"] is True
 
     clock.advance(days=2)
     assert dispatcher.run_once() == 0  # never retried

@@ -1,0 +1,167 @@
+"""What tracking writes: contact events (fed to journeys like any event) and consent changes.
+
+Event names (docs/journeys.md lists them for marketers):
+
+=====================  ==========================================================================
+``email_sent``          the SMTP server accepted the message (recorded by the dispatcher)
+``email_delivered``     a provider reported delivery (``POST /v1/bounces`` with ``type: delivered``)
+``email_opened``        the open pixel was fetched, or a link clicked before any pixel (``implied``);
+                        every open is recorded, ``first: true`` on the first one of a message
+``email_clicked``       a tracked link was followed: ``url``, ``link_index``, ``first``
+``email_bounced``       ``type: hard`` (the address was refused; email consent is withdrawn) or ``soft``
+``spam_complaint``      the recipient reported the message as spam (email consent withdrawn)
+``unsubscribed``        consent withdrawn for ``channel`` (one-click, preference page, provider)
+``resubscribed``        consent given again on the preference page
+``message_failed``      delivery failed for good (dispatcher) · ``message_skipped``: not sent, with ``reason``
+=====================  ==========================================================================
+
+Every tracking event carries ``channel``, ``outbox_id``, ``template``, ``journey_id`` and ``node_id``
+of the message it is about, so a journey can tell which message was opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from backend.db.models import Contact, OutboxMessage, Workspace
+from backend.db.models import Event as EventRow
+from backend.runtime.events import IncomingEvent, handle_events
+
+log = logging.getLogger("waymark.tracking")
+
+_outbox = OutboxMessage.__table__
+_events = EventRow.__table__
+_contacts = Contact.__table__
+
+CONSENT_EVENT = {False: "unsubscribed", True: "resubscribed"}
+MAX_USER_AGENT = 300
+
+
+@dataclass
+class NewEvent:
+    contact_id: int
+    name: str
+    properties: dict[str, Any]
+    message_id: str | None = None
+    """Set to de-duplicate (provider notifications): a repeat is not stored or acted on again."""
+
+
+def find_message(conn: sa.Connection, public_id: str) -> Any | None:
+    return conn.execute(
+        sa.select(
+            _outbox.c.id,
+            _outbox.c.workspace_id,
+            _outbox.c.contact_id,
+            _outbox.c.journey_id,
+            _outbox.c.node_id,
+            _outbox.c.channel,
+            _outbox.c.template_key,
+            _outbox.c.links,
+            _outbox.c.test,
+            _outbox.c.public_id,
+        ).where(_outbox.c.public_id == public_id)
+    ).first()
+
+
+def message_properties(row: Any) -> dict[str, Any]:
+    """The same fields the dispatcher puts on ``email_sent``."""
+    return {
+        "channel": row.channel,
+        "outbox_id": row.id,
+        "template": row.template_key,
+        "journey_id": row.journey_id,
+        "node_id": row.node_id,
+    }
+
+
+def record(
+    conn: sa.Connection, services: Any, workspace_id: int, events: Sequence[NewEvent], now: datetime, source: str
+) -> tuple[list[NewEvent], bool]:
+    """Store the events and run them through the journeys in ``conn``'s transaction. Returns the events
+    stored (repeats of a ``message_id`` are left out) and whether journey work became due (then call
+    ``services.waker.notify()`` after the commit)."""
+    if not events:
+        return [], False
+    is_postgres = conn.dialect.name == "postgresql"
+    stored: list[NewEvent] = []
+    plain = [e for e in events if e.message_id is None]
+    if plain:
+        conn.execute(sa.insert(_events), [_row(workspace_id, e, now, source) for e in plain])
+        stored.extend(plain)
+    insert = (postgresql.insert if is_postgres else sqlite.insert)(_events).on_conflict_do_nothing(
+        index_elements=["workspace_id", "message_id"]
+    )
+    for event in events:
+        if event.message_id is not None and conn.execute(insert, _row(workspace_id, event, now, source)).rowcount:
+            stored.append(event)
+    if not stored:
+        return [], False
+    effects = handle_events(
+        conn,
+        services.graphs,
+        workspace_id,
+        [IncomingEvent(contact_id=e.contact_id, name=e.name, properties=e.properties, occurred_at=now) for e in stored],
+        now,
+    )
+    if effects.work_queued:
+        services.waker.notify(conn)  # NOTIFY is delivered on commit (PostgreSQL)
+    return stored, effects.work_queued
+
+
+def _row(workspace_id: int, event: NewEvent, now: datetime, source: str) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "contact_id": event.contact_id,
+        "name": event.name,
+        "properties": event.properties,
+        "occurred_at": now,
+        "received_at": now,
+        "message_id": event.message_id,
+        "source": source,
+    }
+
+
+def change_consent(
+    conn: sa.Connection, workspace_id: int, contact_id: int, changes: dict[str, bool], now: datetime
+) -> dict[str, bool]:
+    """Set ``consent[channel]`` for each change; returns the ones that actually changed (an unsubscribe
+    of someone already unsubscribed changes nothing and records nothing)."""
+    query = sa.select(_contacts.c.consent).where(_contacts.c.id == contact_id, _contacts.c.workspace_id == workspace_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        return {}
+    current = dict(row.consent or {})
+    # Absent means never asked, treated as granted: granting it explicitly is stored but is no change.
+    changed = {channel: value for channel, value in changes.items() if current.get(channel, True) is not value}
+    if any(current.get(channel) is not value for channel, value in changes.items()):
+        conn.execute(
+            sa.update(_contacts)
+            .where(_contacts.c.id == contact_id)
+            .values(consent={**current, **changes}, updated_at=now)
+        )
+    return changed
+
+
+def consent_events(contact_id: int, changed: dict[str, bool], properties: dict[str, Any]) -> list[NewEvent]:
+    return [
+        NewEvent(contact_id, CONSENT_EVENT[value], {**properties, "channel": channel})
+        for channel, value in changed.items()
+    ]
+
+
+def workspace_name(conn: sa.Connection, workspace_id: int) -> tuple[str, str]:
+    row = conn.execute(sa.select(Workspace.name, Workspace.locale).where(Workspace.id == workspace_id)).first()
+    return (row.name, row.locale) if row else ("", "en")
+
+
+def user_agent(value: str | None) -> str | None:
+    return value[:MAX_USER_AGENT] if value else None
