@@ -26,7 +26,7 @@ import type {
   TestSendResult,
   Vocabulary,
 } from './types';
-import type { Message, MessageStatus, Provider, ProviderKind, ProviderSave, ProviderTest, RetryResult } from './types';
+import type { Message, MessageStatus, Provider, ProviderChannel, ProviderKind, ProviderSave, ProviderTest, RetryResult } from './types';
 
 const journey = (id: number | string) => `/api/journeys/${encodeURIComponent(String(id))}`;
 
@@ -83,17 +83,19 @@ export const templates = {
   testSend: (id: number | string, body: TestSendRequest) => api.post<TestSendResult>(`${template(id)}/test-send`, body),
 };
 
+const provider = (id: number | string) => `/api/providers/${encodeURIComponent(String(id))}`;
+
 export const providers = {
-  list: () => api.get<Provider[] | Page<Provider>>('/api/providers'),
-  kinds: (locale: string) => api.get<ProviderKind[]>('/api/provider-kinds', { locale }),
+  kinds: () => api.get<ProviderKind[]>('/api/provider-kinds'),
+  list: (channel?: ProviderChannel | '') => api.get<Provider[]>('/api/providers', { channel }),
   create: (body: ProviderSave) => api.post<Provider>('/api/providers', body),
-  update: (id: number | string, body: Partial<ProviderSave>) => api.patch<Provider>(`/api/providers/${encodeURIComponent(String(id))}`, body),
-  remove: (id: number | string) => api.del<void>(`/api/providers/${encodeURIComponent(String(id))}`),
-  test: (id: number | string) => api.post<ProviderTest>(`/api/providers/${encodeURIComponent(String(id))}/test`),
+  update: (id: number, body: ProviderSave) => api.patch<Provider>(provider(id), body),
+  remove: (id: number) => api.del<void>(provider(id)),
+  test: (id: number) => api.post<ProviderTest>(`${provider(id)}/test`),
 };
 
 export const messages = {
-  list: (query: { status?: MessageStatus | ''; channel?: Channel | ''; cursor?: string | null }) =>
-    api.get<Page<Message>>('/api/messages', query),
+  list: (query: { status?: string; channel?: string; cursor?: string | null }) => api.get<Page<Message>>('/api/messages', query),
+  counts: () => api.get<Record<MessageStatus, number>>('/api/messages/counts'),
   retry: (ids: number[]) => api.post<RetryResult>('/api/messages/retry', { ids }),
 };

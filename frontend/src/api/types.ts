@@ -253,6 +253,7 @@ export interface TemplateProblem {
 export interface TemplateSaved {
   template: Template;
   problems: TemplateProblem[];
+  sms?: SmsSegments | null;
 }
 
 export interface TemplateVersion {
@@ -262,11 +263,14 @@ export interface TemplateVersion {
   channels?: TemplateDraft;
 }
 
+/** docs/api.md `Segments`. */
 export interface SmsSegments {
-  encoding: 'gsm7' | 'ucs2';
+  encoding: 'GSM-7' | 'UCS-2';
+  units: number;
   segments: number;
-  units?: number;
-  characters?: number;
+  per_segment: number;
+  remaining: number;
+  non_gsm: string[];
 }
 
 export interface TemplatePreview {
@@ -277,90 +281,97 @@ export interface TemplatePreview {
   fields: Record<string, string>;
   missing: string[];
   problems: TemplateProblem[];
-  /** SMS only, when the server counts (API_NEEDS.md). */
+  /** SMS: the rendered text's segments. */
   sms?: SmsSegments | null;
-  segments?: number | SmsSegments | null;
 }
 
 export interface TestSendRequest {
   channel: Channel;
-  /** An address for the channel (e-mail, phone, OpenID, push token) … */
-  to?: string;
-  /** … or a contact whose address and data are used. */
+  /** The contact whose data (and, without `to`, address) is used; without it: sample data. */
   contact_id?: number;
+  /** An address overriding the contact's: e-mail, phone, WeChat openid, or a push subscription. */
+  to?: string | Record<string, unknown>;
 }
 
 export interface TestSendResult {
-  status?: string;
-  message_id?: number | string | null;
-  to?: string | null;
-  error?: string | null;
-  [key: string]: unknown;
+  status: 'sent' | 'failed' | 'skipped';
+  error: string | null;
+  provider_message_id?: string | null;
+  message?: Message;
+  fields?: Record<string, string>;
+  missing?: string[];
+  sms?: SmsSegments | null;
 }
 
-// --- providers and messages (API_NEEDS.md until docs/api.md has them) --------------------------------
+// --- providers and messages (docs/api.md "Providers", "Messages") -------------------------------------
 
-export interface Provider {
-  id: number;
-  channel: Channel | 'webhook';
-  kind: string;
-  name?: string | null;
-  /** Non-secret settings. */
-  config: Record<string, unknown>;
-  /** Secret settings: which are set (their values are never returned). */
-  secrets?: Record<string, boolean> | string[];
-  enabled?: boolean;
-  updated_at?: string;
-}
-
-export interface ProviderSave {
-  channel: Provider['channel'];
-  kind: string;
-  name?: string;
-  config: Record<string, unknown>;
-  /** Only the secrets to set or change; a secret left out keeps its value, `null` clears it. */
-  secrets?: Record<string, string | null>;
-  enabled?: boolean;
-}
+export type ProviderChannel = Channel | 'webhook' | 'any';
 
 export interface ProviderKind {
   kind: string;
-  channel: Provider['channel'];
+  channel: ProviderChannel;
   label: string;
-  description?: string;
-  /** JSON Schema of `config`; properties with `writeOnly: true` are secrets. */
+  description?: string | null;
   config_schema: JsonSchema;
+  /** Names of the secret settings in `config`. */
+  secrets: string[];
+  default_rate_per_second: number | null;
+}
+
+export interface Provider {
+  id: number;
+  channel: ProviderChannel;
+  kind: string;
+  name: string | null;
+  enabled: boolean;
+  rate_per_second: number | null;
+  effective_rate_per_second: number | null;
+  /** A secret that is set reads `SECRET_PLACEHOLDER` here. */
+  config: Record<string, unknown>;
+  secrets_set: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+export const SECRET_PLACEHOLDER = '••••••••';
+
+export interface ProviderSave {
+  kind?: string;
+  name?: string | null;
+  config?: Record<string, unknown>;
+  enabled?: boolean;
+  rate_per_second?: number | null;
+  channel?: ProviderChannel;
 }
 
 export interface ProviderTest {
   ok: boolean;
-  message?: string | null;
-  detail?: string | null;
+  message: string | null;
+  details?: unknown;
 }
 
-export type MessageStatus = 'failed' | 'unknown' | 'skipped' | 'queued' | 'sent' | 'delivered';
+export type MessageStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped' | 'unknown';
 
 export interface Message {
   id: number;
-  channel: Channel | 'webhook';
-  status: MessageStatus | string;
+  status: MessageStatus;
+  channel: ProviderChannel;
   contact_id: number | null;
-  contact?: { id: number; email?: string | null; external_id?: string | null } | null;
-  to?: string | null;
-  template_key?: string | null;
-  template_id?: number | null;
-  template_version?: number | null;
-  journey_id?: number | null;
-  journey_name?: string | null;
-  node_id?: string | null;
-  attempts?: number;
-  last_error?: string | null;
-  reason?: string | null;
+  contact?: { email?: string | null; phone?: string | null; external_id?: string | null } | string | null;
+  template: string | null;
+  template_version_id: number | null;
+  journey_id: number | null;
+  node_id: string | null;
+  attempts: number;
+  reason: string | null;
+  provider_message_id: string | null;
+  test: boolean;
   created_at: string;
-  updated_at?: string | null;
+  next_attempt_at: string | null;
+  sent_at: string | null;
 }
 
 export interface RetryResult {
-  retried: number;
-  skipped?: number;
+  retried: number[];
+  not_retried: { id: number; reason: string }[];
 }

@@ -1,44 +1,59 @@
-/** How many SMS segments a text takes, with the same rules as the server: a text made only of GSM-7
- * characters is GSM-7 (the extension table's characters take two septets each), anything else makes the
- * whole message UCS-2 (counted in UTF-16 code units, so an emoji takes two). One segment holds 160
- * septets or 70 units; a longer text is split into parts of 153 septets or 67 units (the rest is the
- * concatenation header). */
+/** How many SMS segments a text takes — the same rules as the server (`backend/channels/sms_segments.py`,
+ * `Segments` in docs/api.md), so the live counter agrees with what is sent:
+ * a text made only of GSM-7 characters is GSM-7 (the extension table's characters take two septets);
+ * one character outside both tables makes the whole message UCS-2, counted in UTF-16 code units (an
+ * emoji takes two). One segment holds 160 septets / 70 units; a longer text is split into segments of
+ * 153 / 67 (the rest is the concatenation header), and a two-unit character never straddles two. */
 
 const GSM_BASIC =
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
-const GSM_EXTENSION = '^{}\\[~]|€\f';
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
+const GSM_EXTENSION = '\f^{}\\[~]|€';
 
 const basic = new Set(GSM_BASIC);
 const extension = new Set(GSM_EXTENSION);
 
-export type SmsEncoding = 'gsm7' | 'ucs2';
+export type SmsEncoding = 'GSM-7' | 'UCS-2';
 
+/** The server's `Segments` shape. */
 export interface SegmentCount {
   encoding: SmsEncoding;
   /** Septets (GSM-7) or UTF-16 code units (UCS-2). */
   units: number;
   segments: number;
   /** Units per segment at this length (160/153 or 70/67). */
-  perSegment: number;
+  per_segment: number;
   /** Units left in the last segment before another one starts. */
   remaining: number;
-  /** The characters that forced UCS-2 (each once, in order of appearance). */
-  unicodeChars: string[];
+  /** The characters that forced UCS-2 (distinct, in order, at most 20). */
+  non_gsm: string[];
 }
 
+const SINGLE: Record<SmsEncoding, number> = { 'GSM-7': 160, 'UCS-2': 70 };
+const MULTI: Record<SmsEncoding, number> = { 'GSM-7': 153, 'UCS-2': 67 };
+
 export function countSegments(text: string): SegmentCount {
-  let septets = 0;
-  const unicodeChars: string[] = [];
-  for (const char of text) {
-    if (basic.has(char)) septets += 1;
-    else if (extension.has(char)) septets += 2;
-    else if (!unicodeChars.includes(char)) unicodeChars.push(char);
+  const chars = [...text]; // code points, like Python's str
+  const nonGsm: string[] = [];
+  for (const ch of chars) {
+    if (!basic.has(ch) && !extension.has(ch) && !nonGsm.includes(ch)) nonGsm.push(ch);
   }
-  const encoding: SmsEncoding = unicodeChars.length ? 'ucs2' : 'gsm7';
-  const units = encoding === 'gsm7' ? septets : text.length;
-  const [single, multi] = encoding === 'gsm7' ? [160, 153] : [70, 67];
-  if (units === 0) return { encoding, units, segments: 0, perSegment: single, remaining: single, unicodeChars };
-  const segments = units <= single ? 1 : Math.ceil(units / multi);
-  const perSegment = segments === 1 ? single : multi;
-  return { encoding, units, segments, perSegment, remaining: segments * perSegment - units, unicodeChars };
+  const encoding: SmsEncoding = nonGsm.length ? 'UCS-2' : 'GSM-7';
+  const widths = chars.map((ch) => (encoding === 'GSM-7' ? (extension.has(ch) ? 2 : 1) : ch.codePointAt(0)! > 0xffff ? 2 : 1));
+  const units = widths.reduce((a, b) => a + b, 0);
+  const single = SINGLE[encoding];
+  const non_gsm = nonGsm.slice(0, 20);
+  if (units <= single) {
+    return { encoding, units, segments: units ? 1 : 0, per_segment: single, remaining: single - units, non_gsm };
+  }
+  const per = MULTI[encoding];
+  let segments = 1;
+  let used = 0;
+  for (const width of widths) {
+    if (used + width > per) {
+      segments += 1;
+      used = 0;
+    }
+    used += width;
+  }
+  return { encoding, units, segments, per_segment: per, remaining: per - used, non_gsm };
 }

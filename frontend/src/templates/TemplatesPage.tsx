@@ -1,0 +1,239 @@
+/** Message templates: search, create, duplicate, open. */
+import { useId, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link, useNavigate } from 'react-router';
+import { templates } from '../api/endpoints';
+import type { TemplateDraft, TemplateSummary } from '../api/types';
+import { Dialog } from '../components/Dialog';
+import { Icon } from '../components/Icon';
+import { Empty, ErrorNotice, Loading } from '../components/States';
+import { Tags } from '../components/Tags';
+import { toast } from '../components/toast';
+import { useDebounced } from '../components/useDebounced';
+import { usePaged } from '../components/usePaged';
+import { useFormat } from '../i18n/format';
+import './templates.css';
+
+/** `Welcome e-mail` → `welcome_e_mail`: a key suggestion from the name. */
+export function keyFromName(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 60);
+}
+
+const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+
+type Prompt = { kind: 'create' } | { kind: 'duplicate'; template: TemplateSummary };
+
+export default function TemplatesPage() {
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const navigate = useNavigate();
+  const [query, setQuery] = useState('');
+  const q = useDebounced(query.trim(), 250);
+  const list = usePaged((cursor) => templates.list(q, cursor), [q]);
+  const [prompt, setPrompt] = useState<Prompt | null>(null);
+
+  return (
+    <main className="page">
+      <div className="page-header">
+        <h1>{t('templates.title')}</h1>
+        <button type="button" className="button primary" onClick={() => setPrompt({ kind: 'create' })} data-testid="template-create">
+          <Icon name="plus" />
+          {t('templates.create')}
+        </button>
+      </div>
+      <div className="search-box">
+        <Icon name="search" />
+        <input
+          className="input"
+          type="search"
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
+          placeholder={t('templates.search')}
+          aria-label={t('templates.search')}
+          data-testid="templates-search"
+        />
+      </div>
+      {list.error && <ErrorNotice error={list.error} onRetry={list.reload} />}
+      {list.loading && list.items.length === 0 ? (
+        <Loading />
+      ) : list.items.length === 0 && !list.error ? (
+        <Empty message={q ? t('templates.noMatch', { q }) : t('templates.empty')} />
+      ) : (
+        <div className="card table-card">
+          <table className="table">
+            <thead>
+              <tr>
+                <th>{t('templates.col.name')}</th>
+                <th>{t('templates.col.key')}</th>
+                <th>{t('templates.col.channels')}</th>
+                <th>{t('templates.col.tags')}</th>
+                <th>{t('templates.col.version')}</th>
+                <th>{t('templates.col.updated')}</th>
+                <th>
+                  <span className="visually-hidden">{t('journeys.col.actions')}</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.items.map((tpl) => (
+                <tr key={tpl.id} data-testid={`template-row-${tpl.id}`}>
+                  <td>
+                    <Link to={`/templates/${tpl.id}`} className="strong" data-testid={`template-open-${tpl.id}`}>
+                      {tpl.name}
+                    </Link>
+                  </td>
+                  <td>
+                    <code className="key">{tpl.key}</code>
+                  </td>
+                  <td>
+                    <span className="channel-chips">
+                      {tpl.channels.map((c) => (
+                        <span key={c} className={`chip channel-${c}`}>
+                          {t(`channel.${c}`)}
+                        </span>
+                      ))}
+                      {tpl.channels.length === 0 && <span className="muted">—</span>}
+                    </span>
+                  </td>
+                  <td>
+                    <Tags tags={tpl.tags} />
+                  </td>
+                  <td>{tpl.version === null ? <span className="muted">{t('templates.unpublished')}</span> : t('journeys.versionN', { n: tpl.version })}</td>
+                  <td title={fmt.dateTime(tpl.updated_at)}>{fmt.relative(tpl.updated_at)}</td>
+                  <td className="row-actions">
+                    <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', template: tpl })} data-testid={`template-duplicate-${tpl.id}`}>
+                      {t('journeys.duplicate')}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {list.hasMore && (
+            <button type="button" className="button wide" onClick={list.more} disabled={list.loading}>
+              {t('common.loadMore')}
+            </button>
+          )}
+        </div>
+      )}
+      {prompt?.kind === 'create' && (
+        <CreateDialog
+          title={t('templates.createTitle')}
+          confirm={t('templates.create')}
+          testId="template-create-dialog"
+          onClose={() => setPrompt(null)}
+          onConfirm={async (name, key) => {
+            const saved = await templates.create({ key, name, draft: { email: {} } });
+            navigate(`/templates/${saved.template.id}`);
+          }}
+        />
+      )}
+      {prompt?.kind === 'duplicate' && (
+        <CreateDialog
+          title={t('templates.duplicateTitle')}
+          confirm={t('journeys.duplicate')}
+          initialName={t('journeys.copyOf', { name: prompt.template.name })}
+          initialKey={`${prompt.template.key}_copy`.slice(0, 200)}
+          testId="template-duplicate-dialog"
+          onClose={() => setPrompt(null)}
+          onConfirm={async (name, key) => {
+            // No duplicate endpoint: copy the draft and the tags into a new template.
+            const source = await templates.get(prompt.template.id);
+            await templates.create({ key, name, tags: source.tags, draft: source.draft as TemplateDraft });
+            toast(t('templates.duplicated', { name }));
+            list.reload();
+          }}
+        />
+      )}
+    </main>
+  );
+}
+
+interface CreateDialogProps {
+  title: string;
+  confirm: string;
+  initialName?: string;
+  initialKey?: string;
+  testId: string;
+  onClose(): void;
+  onConfirm(name: string, key: string): Promise<void>;
+}
+
+/** Name and key; the key follows the name until edited by hand. */
+function CreateDialog({ title, confirm, initialName = '', initialKey, testId, onClose, onConfirm }: CreateDialogProps) {
+  const { t } = useTranslation();
+  const [name, setName] = useState(initialName);
+  const [key, setKey] = useState(initialKey ?? keyFromName(initialName));
+  const [keyEdited, setKeyEdited] = useState(initialKey !== undefined);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const nameId = useId();
+  const keyId = useId();
+  const keyValid = KEY.test(key);
+  const submit = async () => {
+    if (!name.trim() || !keyValid) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await onConfirm(name.trim(), key);
+      onClose();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={title}
+      onClose={onClose}
+      onSubmit={() => void submit()}
+      testId={testId}
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>
+            {t('common.cancel')}
+          </button>
+          <button type="submit" className="button primary" disabled={busy || !name.trim() || !keyValid} data-testid={`${testId}-confirm`}>
+            {confirm}
+          </button>
+        </>
+      }
+    >
+      <label className="field-label" htmlFor={nameId}>
+        {t('templates.name')}
+      </label>
+      <input
+        id={nameId}
+        className="input"
+        autoFocus
+        value={name}
+        onChange={(e) => {
+          setName(e.target.value);
+          if (!keyEdited) setKey(keyFromName(e.target.value));
+        }}
+        data-testid={`${testId}-name`}
+      />
+      <label className="field-label" htmlFor={keyId} style={{ marginTop: 12 }}>
+        {t('templates.key')}
+      </label>
+      <input
+        id={keyId}
+        className="input mono"
+        value={key}
+        onChange={(e) => {
+          setKey(e.target.value);
+          setKeyEdited(true);
+        }}
+        data-testid={`${testId}-key`}
+      />
+      <p className={key && !keyValid ? 'field-error' : 'field-hint'}>{t('templates.keyHint')}</p>
+      {error && <p className="form-error">{error}</p>}
+    </Dialog>
+  );
+}
