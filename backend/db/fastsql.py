@@ -68,6 +68,9 @@ class FastSQL:
     def all(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.conn.exec_driver_sql(self.sql(statement), tuple(params)).all()
 
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.conn.exec_driver_sql(self.sql(statement), tuple(params))
+
     def many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.conn.exec_driver_sql(self.sql(statement), list(rows))
