@@ -41,6 +41,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.channels.base import OutgoingMessage, Provider, SendResult
+from backend.channels.push import remove_subscriptions
+from backend.channels.ratelimit import SendBudget
 from backend.channels.registry import ProviderSet
 from backend.db.models import Event as EventRow
 from backend.db.models import OutboxMessage, Template, Workspace
@@ -79,6 +81,8 @@ class DispatchReport:
     lost_claims: int = 0
     """Rows another worker took over (this one was too slow); not delivered by this run."""
     became_unknown: int = 0
+    deferred: int = 0
+    """Rows put back because their provider's rate limit had no budget left (no attempt used)."""
     requeued: int = 0
     """Rows of idempotent providers found with an expired lease and queued again."""
     seconds: float = 0.0
@@ -91,6 +95,10 @@ class _Job:
     to: Any = None
     content: dict[str, Any] = field(default_factory=dict)
     template_version_id: int | None = None
+    not_before: float | None = None
+    """Loop time before which the provider must not get it (its rate limit, backend/channels/ratelimit.py)."""
+    defer_until: datetime | None = None
+    """Outcome ``deferred``: no budget left in the provider's rate window; due again then, no attempt used."""
     outcome: str | None = None
     """Decided before delivery: ``skipped`` or ``failed``."""
     reason: str | None = None
@@ -136,6 +144,9 @@ class Dispatcher:
         self.backoff_max = backoff_max
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.templates = TemplateCache()
+        self.budget = SendBudget(self.engine)
+        self._drafts: dict[int, CompiledTemplate | None] = {}
+        """Test sends (``payload.draft``): outbox id → the template's draft, compiled (backend/api/messages.py)."""
         self.tracker = Tracker(self.settings)
         self._webhook_bodies: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -167,7 +178,7 @@ class Dispatcher:
         report = DispatchReport()
         self.last_report = report
         started = asyncio.get_running_loop().time()
-        providers = ProviderSet(self.settings, self.provider_overrides)
+        providers = ProviderSet(self.settings, self.provider_overrides, engine=self.engine, clock=self.clock)
         try:
             now = self.clock.now()
             due, stale = self._probe(now)
@@ -280,6 +291,7 @@ class Dispatcher:
         with _reading(self.engine) as conn:
             contacts = load_contacts(conn, {r.contact_id for r in rows if r.contact_id is not None})
             versions = self._resolve_versions(conn, rows)
+            self._load_drafts(conn, [r for r in rows if (r.payload or {}).get("draft") and r.id not in self._drafts])
             compiled = self.templates.get_many(conn, {v for v in versions.values() if v is not None})
             locales = dict(
                 conn.execute(
@@ -341,10 +353,14 @@ class Dispatcher:
 
         vid = versions.get(row.id)
         template: CompiledTemplate | None = compiled.get(vid) if vid is not None else None
+        if payload.get("draft"):  # a test send renders the template's draft
+            template, vid = self._drafts.pop(row.id, None), None
+            if template is None:
+                return self._decide(job, "failed", f"template {row.template_key!r} no longer exists")
         if row.template_key and template is None:
             return self._decide(job, "failed", f"template {row.template_key!r} has no published version")
         job.template_version_id = vid
-        if contact is None:
+        if contact is None and not (row.test and payload.get("to")):
             return self._decide(job, "skipped", "the message has no contact")
 
         if channel == "best":
@@ -356,10 +372,10 @@ class Dispatcher:
                 )
             channel = job.channel = chosen
             context["message"]["channel"] = chosen
-        address = contact.address(channel)
+        address = (payload.get("to") if row.test else None) or (contact.address(channel) if contact else None)
         if not address:
             return self._decide(job, "skipped", f"the contact has no {channel} address")
-        if payload.get("marketing", True) and contact.consent.get(channel, True) is False and not row.test:
+        if contact and payload.get("marketing", True) and contact.consent.get(channel, True) is False and not row.test:
             return self._decide(job, "skipped", f"the contact has not consented to marketing {channel}")
         if template is None:
             return self._decide(job, "failed", "the message names no template")
@@ -426,6 +442,41 @@ class Dispatcher:
         job.reason = reason
         return job
 
+    def _load_drafts(self, conn: sa.Connection, rows: Sequence[Any]) -> None:
+        """Compile the drafts test sends render (MJML included: tests are rare and drafts change)."""
+        from backend.templates.service import compile_channels, normalise_draft
+
+        for row in rows:
+            draft = conn.execute(
+                sa.select(Template.draft).where(
+                    Template.workspace_id == row.workspace_id, Template.key == row.template_key
+                )
+            ).scalar()
+            if draft is None:
+                self._drafts[row.id] = None
+                continue
+            channels = normalise_draft(draft)
+            compiled, _ = compile_channels(channels)
+            self._drafts[row.id] = CompiledTemplate(None, row.template_key, channels, compiled)
+
+    async def send_claimed(self, ids: Sequence[int], claim_until: datetime) -> DispatchReport:
+        """Deliver these rows now: rows inserted ``pending`` with ``next_attempt_at = claim_until`` (so
+        no worker claims them meanwhile) — a test send. Same rendering, providers and recording as a
+        run; no rate limit for tests."""
+        report = DispatchReport()
+        self.last_report = report
+        providers = ProviderSet(self.settings, self.provider_overrides, engine=self.engine, clock=self.clock)
+        try:
+            with _reading(self.engine) as conn:
+                rows = conn.execute(sa.select(_outbox).where(_outbox.c.id.in_(list(ids)))).all()
+                providers.load(conn, {r.workspace_id for r in rows})
+            report.claimed = len(rows)
+            jobs = self._prepare(rows, self.clock.now())
+            await self._run_chunk(jobs, providers, claim_until, report)
+        finally:
+            await providers.close()
+        return report
+
     # -- one chunk: mark, deliver, record ------------------------------------------------------
 
     async def _run_chunk(
@@ -437,6 +488,7 @@ class Dispatcher:
                 if provider is None:
                     self._decide(job, "failed", why_not or f"no {job.channel} provider")
                 job.provider = provider
+        await self.budget.plan((j for j in jobs if j.outcome is None and not j.row.test), self.clock.now())
         now = self.clock.now()
         send_until = now + self.lease
         deliver = self._mark(jobs, claim_until, send_until, now, report)
@@ -495,26 +547,29 @@ class Dispatcher:
                         last_error=sa.bindparam("_error"),
                         channel=sa.bindparam("_channel"),
                         template_version_id=sa.bindparam("_tv"),
-                        next_attempt_at=now,
+                        next_attempt_at=sa.bindparam("_next"),
                         claimed_until=None,
                     ),
                     [
                         {
                             "_id": j.id,
-                            "_status": j.outcome,
+                            "_status": "pending" if j.outcome == "deferred" else j.outcome,
                             "_error": j.reason,
-                            "_channel": j.channel,
+                            "_channel": j.row.channel if j.outcome == "deferred" else j.channel,
                             "_tv": j.template_version_id,
+                            "_next": j.defer_until or now,
                         }
                         for j in decided
                     ],
                 )
                 for j in decided:
-                    if j.outcome == "skipped":
+                    if j.outcome == "deferred":
+                        report.deferred += 1
+                    elif j.outcome == "skipped":
                         report.skipped += 1
                     else:
                         report.failed += 1
-                self._events(conn, [(j, j.outcome) for j in decided], now)
+                self._events(conn, [(j, j.outcome) for j in decided if j.outcome != "deferred"], now)
         return deliver
 
     async def _deliver(self, jobs: list[_Job]) -> None:
@@ -526,6 +581,8 @@ class Dispatcher:
         async def one(job: _Job) -> None:
             provider = job.provider
             assert provider is not None
+            if job.not_before is not None:  # paced by the provider's rate limit
+                await asyncio.sleep(max(0.0, job.not_before - asyncio.get_running_loop().time()))
             gate = gates.setdefault(id(provider), asyncio.Semaphore(max(1, provider.concurrency)))
             async with gate:
                 streak, last = failing.get(id(provider), (0, ""))
@@ -600,7 +657,7 @@ class Dispatcher:
                     values["_sent_at"] = now
                     report.sent += 1
                     events.append((job, "sent"))
-                elif result.outcome == "retry" and attempts < self.max_attempts:
+                elif result.outcome == "retry" and attempts < self.max_attempts and not job.row.test:
                     values.update(
                         _status="pending",
                         _error=result.error,
@@ -616,6 +673,8 @@ class Dispatcher:
                     report.failed += 1
                     events.append((job, "failed"))
                 updates.append(values)
+                if result.stale and job.row.contact_id is not None and job.channel == "push":
+                    remove_subscriptions(conn, job.row.contact_id, result.stale, lock=self.is_postgres)
             if updates:
                 conn.execute(
                     sa.update(_outbox)
@@ -641,7 +700,11 @@ class Dispatcher:
         incoming: dict[int, list[IncomingEvent]] = defaultdict(list)
         for job, kind in items:
             row = job.row
-            if row.contact_id is None or (kind == "skipped" and job.reason == "the contact no longer exists"):
+            if (
+                row.test
+                or row.contact_id is None
+                or (kind == "skipped" and job.reason == "the contact no longer exists")
+            ):
                 continue
             name = {"sent": SENT_EVENT.get(job.channel, f"{job.channel}_sent"), "failed": FAILED_EVENT}.get(
                 kind, SKIPPED_EVENT
