@@ -2,7 +2,8 @@
 
 ``BLOCKS`` holds each block's label and description; ``TEXTS`` translates the titles and help texts
 inside the config schemas by their English wording, so nested fields (rule trees, branches) are covered
-too. A block picks up its entry with ``translations = for_block("<type>")``.
+too; ``PROBLEMS`` translates the blocks' own validation messages (``check()``) by their English wording.
+A block picks up its entry with ``translations = for_block("<type>")``.
 """
 
 from __future__ import annotations
@@ -192,12 +193,59 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+PROBLEMS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "list the channels to choose the best one from": "请列出可供选择最佳渠道的渠道",
+        "at least one branch needs a weight above zero": "至少有一个分支的权重需要大于零",
+        "add a tag, remove a tag or set an attribute": "请添加标签、移除标签或设置属性",
+        "choose the date attribute to count from": "请选择作为计算起点的日期属性",
+        "a wait cannot be negative": "等待时间不能为负数",
+        "the timeout must be longer than zero": "超时时间必须大于零",
+        "choose the date and time to wait until": "请选择要等待到的日期和时间",
+        "choose the time of day to wait until": "请选择要等待到的每天时间",
+        "use a duration such as P7D (7 days) or PT12H (12 hours)": "请使用时长，例如 P7D（7 天）或 PT12H（12 小时）",
+        "use a list of values": "请使用值列表",
+        "choose a value to compare with": "请选择要比较的值",
+        "the window must be longer than zero": "时间窗口必须大于零",
+    },
+    "es": {
+        "list the channels to choose the best one from": "indica los canales entre los que elegir el mejor",
+        "at least one branch needs a weight above zero": "al menos una rama necesita un peso mayor que cero",
+        "add a tag, remove a tag or set an attribute": "añade una etiqueta, quita una etiqueta o establece un atributo",
+        "choose the date attribute to count from": "elige el atributo de fecha desde el que contar",
+        "a wait cannot be negative": "una espera no puede ser negativa",
+        "the timeout must be longer than zero": "el tiempo límite debe ser mayor que cero",
+        "choose the date and time to wait until": "elige la fecha y la hora hasta la que esperar",
+        "choose the time of day to wait until": "elige la hora del día hasta la que esperar",
+        "use a duration such as P7D (7 days) or PT12H (12 hours)": "usa una duración como P7D (7 días) o PT12H (12 horas)",
+        "use a list of values": "usa una lista de valores",
+        "choose a value to compare with": "elige un valor con el que comparar",
+        "the window must be longer than zero": "el periodo debe ser mayor que cero",
+    },
+    "pl": {
+        "list the channels to choose the best one from": "wymień kanały, spośród których wybrać najlepszy",
+        "at least one branch needs a weight above zero": "co najmniej jedna gałąź musi mieć wagę większą od zera",
+        "add a tag, remove a tag or set an attribute": "dodaj tag, usuń tag lub ustaw atrybut",
+        "choose the date attribute to count from": "wybierz atrybut daty, od którego liczyć",
+        "a wait cannot be negative": "czekanie nie może być ujemne",
+        "the timeout must be longer than zero": "limit czasu musi być dłuższy niż zero",
+        "choose the date and time to wait until": "wybierz datę i godzinę, do której czekać",
+        "choose the time of day to wait until": "wybierz godzinę dnia, do której czekać",
+        "use a duration such as P7D (7 days) or PT12H (12 hours)": "użyj czasu trwania, np. P7D (7 dni) lub PT12H (12 godzin)",
+        "use a list of values": "użyj listy wartości",
+        "choose a value to compare with": "wybierz wartość do porównania",
+        "the window must be longer than zero": "okres musi być dłuższy niż zero",
+    },
+}
+
 
 def for_block(block_type: str) -> dict[str, dict[str, str]]:
-    """The ``translations`` mapping of a built-in block: its label and description plus schema texts."""
+    """The ``translations`` mapping of a built-in block: its label and description plus schema texts
+    and validation messages."""
     out: dict[str, dict[str, str]] = {}
     for locale in LOCALES:
         label, description = BLOCKS[block_type][locale]
         out[locale] = {"label": label, "description": description}
         out[locale].update({f"text.{english}": text for english, text in TEXTS[locale].items()})
+        out[locale].update({f"problem.{english}": text for english, text in PROBLEMS[locale].items()})
     return out

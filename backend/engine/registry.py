@@ -67,6 +67,8 @@ class Registry:
                     "pauses": block.pauses,
                     "config_schema": schema,
                     "latest": block.version == max(self.versions(block.type)),
+                    # The block's own validation messages in this language, by their English wording.
+                    "problems": {k[len("problem.") :]: v for k, v in tr.items() if k.startswith("problem.")},
                 }
             )
         return out

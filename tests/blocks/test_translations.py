@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.engine.registry import default_registry
-from blocks.translations import BLOCKS, LOCALES, TEXTS
+from blocks.translations import BLOCKS, LOCALES, PROBLEMS, TEXTS
 
 
 def _texts(schema, defs_names=frozenset()):
@@ -51,3 +51,39 @@ def test_nested_rule_fields_are_translated():
     event_rule = condition["config_schema"]["$defs"]["EventRule"]
     assert event_rule["properties"]["event"]["title"] == "Zdarzenie"
     assert event_rule["description"].startswith("Kontakt wykonał zdarzenie")
+
+
+def _check_messages(block_type: str, config: dict) -> list[str]:
+    from backend.engine.validation import validate
+
+    block = {"id": "b", "type": block_type, "version": 1, "config": config}
+    if block_type.startswith("trigger."):
+        graph = {"schema_version": 1, "nodes": [block], "edges": []}
+    else:
+        trigger = {"id": "t", "type": "trigger.manual", "version": 1, "config": {}}
+        edge = {"id": "e", "source": "t", "port": "next", "target": "b"}
+        graph = {"schema_version": 1, "nodes": [trigger, block], "edges": [edge]}
+    _, problems = validate(graph, default_registry())
+    return [p.message for p in problems if p.node_id == "b"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_block_validation_messages_are_translated(locale):
+    """The editor shows a block's own problems in the user's language from `problems` in the block type."""
+    described = {b["type"]: b for b in default_registry().describe(locale)}
+    cases = [
+        ("wait.event", {"event": "x", "timeout": "PT0S"}),
+        ("wait.duration", {"duration": "-PT1M"}),
+        ("tag", {}),
+        ("send", {"template": "t", "channel": "best", "fallback": []}),
+        ("condition", {"rule": {"kind": "event", "event": "x", "within": "PT0S"}}),
+        ("trigger.date", {"source": "attribute"}),
+    ]
+    for block_type, config in cases:
+        messages = _check_messages(block_type, config)
+        assert messages, (block_type, config)
+        for message in messages:
+            assert described[block_type]["problems"].get(message), (block_type, message)
+    assert {frozenset(PROBLEMS[locale]) for locale in LOCALES} == {frozenset(PROBLEMS["es"])}
+    assert described["tag"]["problems"] == PROBLEMS[locale]
+    assert all(b["problems"] == {} for b in default_registry().describe("en"))

@@ -263,3 +263,210 @@ def _blank_canvas_spot(page: Page) -> tuple[float, float]:
     box = page.get_by_test_id("canvas").bounding_box()
     assert box is not None
     return box["x"] + 24, box["y"] + 24
+
+
+# --- a block type from a third-party package ----------------------------------------------------------
+
+
+def test_third_party_block_has_a_working_generated_form(page: Page, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    create_journey(page, "Tell sales in Slack")
+
+    # The example package `acme.slack` is installed next to the server; its block is in the palette,
+    # found by searching, with no frontend code of its own.
+    page.get_by_test_id("palette-search").fill("slack")
+    expect(page.get_by_test_id("palette-item-acme.slack")).to_contain_text("Notify Slack")
+    expect(page.get_by_test_id("palette-item-send")).to_have_count(0)
+    drop_block(page, "acme.slack", 380, 260, "acme_slack_1")
+    page.get_by_test_id("palette-search").fill("")
+    drop_block(page, "trigger.event", 380, 80, "trigger_event_1")
+    page.get_by_test_id("field-config.event").fill("demo_requested")
+    connect(page, "trigger_event_1", "next", "acme_slack_1")
+
+    # Its form comes from its msgspec config: a URL with a pattern, defaults, an enum, a checkbox.
+    select_block(page, "acme_slack_1")
+    url = page.get_by_test_id("field-config.webhook_url")
+    expect(page.get_by_test_id("field-config.channel")).to_have_value("#sales")
+    expect(page.get_by_test_id("field-config.priority")).to_contain_text("Urgent")
+    url.fill("http://example.com/not-slack")
+    expect(page.get_by_test_id("field-config.webhook_url-error")).to_be_visible()  # the schema's pattern
+    url.fill("https://hooks.slack.com/services/T000/B000/XXXX")
+    expect(page.get_by_test_id("field-config.webhook_url-error")).to_have_count(0)
+    wait_saved(page)
+    expect(page.get_by_test_id("publish-button")).to_be_enabled()
+
+    # The block's own server-side rule: urgent messages must mention @here. The server's problem shows
+    # on that field and on the block, and Publish is disabled while it stands.
+    page.get_by_test_id("field-config.priority").select_option(label="Urgent")
+    error = page.get_by_test_id("field-config.mention_here-error")
+    expect(error).to_contain_text("urgent messages must mention @here")
+    expect(page.get_by_test_id("node-problems-acme_slack_1")).to_be_visible()
+    expect(page.get_by_test_id("publish-button")).to_be_disabled()
+    screenshot(page, "third-party-block-problem")
+
+    page.get_by_test_id("field-config.mention_here").check()
+    expect(error).to_have_count(0)
+    expect(page.get_by_test_id("node-problems-acme_slack_1")).to_have_count(0)
+    wait_saved(page)
+    expect(page.get_by_test_id("publish-button")).to_be_enabled()
+
+    journey = int(re.search(r"/journeys/(\d+)$", page.url).group(1))
+    config = {n["id"]: n for n in admin(live_server, "GET", f"/api/journeys/{journey}")["draft"]["nodes"]}
+    assert config["acme_slack_1"]["config"] == {
+        "webhook_url": "https://hooks.slack.com/services/T000/B000/XXXX",
+        "channel": "#sales",
+        "message": "{{ contact.email }} reached {{ journey.name }}",
+        "priority": "urgent",
+        "mention_here": True,
+    }
+
+
+# --- validation on the offending block; deep links ----------------------------------------------------
+
+
+def test_problems_show_on_the_block_and_block_publishing(page: Page, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    journey = create_journey(page, "Welcome series")
+    drop_block(page, "trigger.event", 380, 80, "trigger_event_1")
+    page.get_by_test_id("field-config.event").fill("signed_up")
+    drop_block(page, "wait.duration", 380, 240, "wait_duration_1")
+    page.get_by_test_id("field-config.duration").fill("2")
+    page.get_by_test_id("field-config.duration-unit").select_option("days")
+    connect(page, "trigger_event_1", "next", "wait_duration_1")
+    wait_saved(page)
+    expect(page.get_by_test_id("publish-button")).to_be_enabled()
+
+    # A block nobody can reach: the problem is on that block, and Publish waits until it is fixed.
+    drop_block(page, "exit", 620, 400, "exit_1")
+    wait_saved(page)
+    expect(page.get_by_test_id("node-problems-exit_1")).to_be_visible()
+    expect(page.get_by_test_id("node-problems-trigger_event_1")).to_have_count(0)
+    expect(page.get_by_test_id("problem-count")).to_be_visible()
+    expect(page.get_by_test_id("publish-button")).to_be_disabled()
+    expect(page.get_by_test_id("node-panel-problems")).to_be_visible()
+    screenshot(page, "editor-problem-on-block")
+
+    connect(page, "wait_duration_1", "next", "exit_1")
+    wait_saved(page)
+    expect(page.get_by_test_id("node-problems-exit_1")).to_have_count(0)
+    expect(page.get_by_test_id("publish-button")).to_be_enabled()
+
+    # A deep link reloads into the editor with the saved draft, not into a 404 or the list.
+    page.reload()
+    expect(page.get_by_test_id("editor")).to_be_visible()
+    assert page.url.endswith(f"/journeys/{journey}")
+    for node in ("trigger_event_1", "wait_duration_1", "exit_1"):
+        expect(page.get_by_test_id(f"node-{node}")).to_be_visible()
+    expect(page.locator(".react-flow__edge")).to_have_count(2)
+    select_block(page, "wait_duration_1")
+    expect(page.get_by_test_id("field-config.duration")).to_have_value("2")
+    expect(page.get_by_test_id("field-config.duration-unit")).to_have_value("days")
+
+    # Straight to the URL in a fresh tab works too (the server answers the SPA for client routes).
+    fresh = page.context.new_page()
+    fresh.goto(f"{live_server.url}/journeys/{journey}")
+    expect(fresh.get_by_test_id("node-exit_1")).to_be_visible()
+    fresh.close()
+
+
+# --- 中文 -------------------------------------------------------------------------------------------
+
+# ASCII words that may appear in the Chinese UI: product and protocol names, and the languages' own
+# names in the switcher. Everything else in ASCII must be data (names, ids, e-mail addresses, numbers).
+ALLOWED_WORDS = {
+    "Waymark",
+    "Slack",
+    "Webhook",
+    "HTTP",
+    "API",
+    "URL",
+    "JSON",
+    "ISO",
+    "IANA",
+    "SMS",
+    "WeChat",
+    "Jinja",
+    "MJML",
+    "English",
+    "Espa",  # Español (the ñ ends the ASCII word)
+    "ol",
+    "Polski",
+}
+
+_VISIBLE_TEXT = """() => {
+  const visible = (el) => el.checkVisibility ? el.checkVisibility() : el.getClientRects().length > 0;
+  const out = [document.body.innerText];
+  for (const el of document.querySelectorAll('[placeholder], [title], [aria-label]')) {
+    if (!visible(el)) continue;
+    for (const name of ['placeholder', 'title', 'aria-label']) {
+      const value = el.getAttribute(name);
+      if (value) out.push(value);
+    }
+  }
+  for (const select of document.querySelectorAll('select')) {
+    if (visible(select)) for (const option of select.options) out.push(option.text);
+  }
+  return out.join('\\n');
+}"""
+
+
+def english_left(page: Page, data: list[str]) -> list[str]:
+    """Lines of the visible text and labels (titles, placeholders, aria-labels) with ASCII words that are
+    neither data nor allowed names: English left in a Chinese UI."""
+    lines = page.evaluate(_VISIBLE_TEXT).splitlines()
+    found = []
+    for line in lines:
+        text = re.sub(r"“[^”]*”|`[^`]*`", " ", line)  # quoted literals: values to type, not words to read
+        for value in sorted(filter(None, data), key=len, reverse=True):
+            text = text.replace(value, " ")
+        for word in re.findall(r"[A-Za-z0-9_.@#{}/:-]+", text):
+            word = word.strip(".:-")
+            if re.search(r"[\d_@{}/#]", word) or word in ALLOWED_WORDS or len(word) < 2:
+                continue  # numbers, ids, e-mail addresses, template syntax, allowed names
+            if word.islower() and "." in word:
+                continue  # dotted ids such as trigger.event
+            found.append(f"{word!r} in {line.strip()!r}")
+    return sorted(set(found))
+
+
+def assert_no_english(page: Page, data: list[str]) -> None:
+    left = english_left(page, data)
+    assert not left, "English in the Chinese UI:\n" + "\n".join(left)
+
+
+def test_chinese_leaves_no_english(page: Page, live_server: LiveServer) -> None:
+    sign_in(page, live_server)
+    page.get_by_test_id("language-switcher").select_option("zh-CN")
+    expect(page.get_by_test_id("nav-journeys")).to_have_text("旅程")
+
+    me = admin(live_server, "GET", "/api/journeys?limit=500")["items"]
+    data = [live_server.email, "Demo workspace", "Demo Owner"]
+    data += [j["name"] for j in me] + [j["description"] or "" for j in me] + [j["updated_by"] or "" for j in me]
+    expect(page.get_by_test_id("journey-create")).to_be_visible()
+    assert_no_english(page, data)
+    screenshot(page, "journeys-zh-CN")
+
+    create_journey(page, "注册召回")
+    data += ["registration_started", "registration_completed"]
+    expect(page.get_by_test_id("palette-item-wait.event")).to_contain_text("等待事件")
+    assert_no_english(page, data)
+
+    # A block's generated form (nested fields, a duration, an autocompleted event), after the server
+    # has looked at it: its problems are in Chinese too.
+    drop_block(page, "trigger.event", 380, 80, "trigger_event_1")
+    page.get_by_test_id("field-config.event").fill("registration_started")
+    drop_block(page, "wait.event", 380, 240, "wait_event_1")
+    page.get_by_test_id("field-config.where-add").click()
+    wait_saved(page)
+    expect(page.get_by_test_id("node-problems-wait_event_1")).to_be_visible()
+    assert_no_english(page, data)
+    drop_block(page, "send", 620, 400, "send_1")
+    wait_saved(page)
+    assert_no_english(page, data)
+    page.get_by_test_id("field-config.template").fill("tpl_recovery_1")
+    data += ["tpl_recovery_1"]
+    page.mouse.click(*_blank_canvas_spot(page))
+    expect(page.get_by_test_id("journey-panel")).to_be_visible()
+    wait_saved(page)
+    assert_no_english(page, data)
+    screenshot(page, "editor-zh-CN")

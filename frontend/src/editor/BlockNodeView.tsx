@@ -5,8 +5,13 @@ import { memo, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Icon } from '../components/Icon';
 import { useFormat, type Formatter } from '../i18n/format';
+import type { TFunction } from 'i18next';
+import type { BlockType } from '../api/types';
 import { parseDuration } from '../schema-form/duration';
+import { enumLabel } from '../schema-form/labels';
+import { shapeOf, type JsonSchema } from '../schema-form/schema';
 import { outputPorts } from './ports';
+import { problemText } from './problemText';
 import { useEditor } from './store';
 import type { BlockNode } from './types';
 
@@ -19,7 +24,7 @@ export const BlockNodeView = memo(function BlockNodeView({ id, data, selected }:
   const problems = useEditor((s) => s.problemsByNode[id] ?? NO_PROBLEMS);
   const stats = useEditor((s) => s.stats[id]);
   const ports = useMemo(() => outputPorts(spec, data.config), [spec, data.config]);
-  const summary = useMemo(() => summarize(data.config, fmt), [data.config, fmt]);
+  const summary = useMemo(() => summarize(data.config, spec, fmt, t), [data.config, spec, fmt, t]);
   const title = data.label || spec?.label || data.blockType;
   const waiting = stats?.waiting ?? 0;
   const passed = stats?.passed ?? 0;
@@ -39,7 +44,7 @@ export const BlockNodeView = memo(function BlockNodeView({ id, data, selected }:
           {title}
         </span>
         {problems.length > 0 && (
-          <span className="block-problems" title={problems.map((p) => p.message).join('\n')} data-testid={`node-problems-${id}`}>
+          <span className="block-problems" title={problems.map((p) => problemText(t, p, spec)).join('\n')} data-testid={`node-problems-${id}`}>
             <Icon name="alert" size={13} />
             {fmt.number(problems.length)}
           </span>
@@ -75,7 +80,7 @@ export const BlockNodeView = memo(function BlockNodeView({ id, data, selected }:
           className="port-out"
           style={{ left: `${((i + 1) / (ports.length + 1)) * 100}%` }}
           data-testid={`handle-${id}-${port}`}
-          aria-label={t('editor.port', { port })}
+          aria-label={t('editor.port', { port: t(`ports.${port}`, { defaultValue: port }) })}
         >
           {(ports.length > 1 || port !== 'next') && <span className="port-label">{t(`ports.${port}`, { defaultValue: port })}</span>}
         </Handle>
@@ -84,14 +89,26 @@ export const BlockNodeView = memo(function BlockNodeView({ id, data, selected }:
   );
 });
 
-/** One line saying what the block does: its first few set scalar values. */
-function summarize(config: Record<string, unknown>, fmt: Formatter): string {
+/** One line saying what the block does: its first few set scalar values, in the order of its form, with
+ * choices by their labels. */
+function summarize(config: Record<string, unknown>, spec: BlockType | undefined, fmt: Formatter, t: TFunction): string {
+  const root = spec?.config_schema;
+  const properties = root?.properties ?? {};
+  const keys = [...Object.keys(properties).filter((key) => key in config), ...Object.keys(config).filter((key) => !(key in properties))];
+  const choice = (schema: JsonSchema | undefined, value: string): string => {
+    const shape = schema && root ? shapeOf(schema, root) : null;
+    return shape?.kind === 'enum' && shape.values.includes(value) ? enumLabel(t, value, shape.labels) : value;
+  };
   const parts: string[] = [];
-  for (const value of Object.values(config)) {
+  for (const key of keys) {
     if (parts.length === 2) break;
-    if (typeof value === 'string' && value) parts.push(parseDuration(value) !== null && /^-?P/.test(value) ? fmt.duration(value) : value);
+    const value = config[key];
+    const schema = properties[key];
+    if (typeof value === 'string' && value) parts.push(parseDuration(value) !== null && /^-?P/.test(value) ? fmt.duration(value) : choice(schema, value));
     else if (typeof value === 'number') parts.push(fmt.number(value));
-    else if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string')) parts.push(fmt.list(value as string[]));
+    else if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string')) {
+      parts.push(fmt.list((value as string[]).map((v) => choice(schema?.items, v))));
+    }
   }
   return parts.join(' · ');
 }

@@ -1,10 +1,12 @@
 import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useShallow } from 'zustand/react/shallow';
+import type { TFunction } from 'i18next';
 import type { Problem, Vocabulary } from '../api/types';
 import { Icon } from '../components/Icon';
 import { pointerToPath } from '../schema-form/schema';
 import { SchemaForm } from '../schema-form/SchemaForm';
+import { problemText } from './problemText';
 import { settingsSchema } from './settingsSchema';
 import { useEditor } from './store';
 
@@ -43,6 +45,8 @@ function ProblemsList() {
   const graphProblems = useEditor((s) => s.graphProblems);
   // Titles of the blocks with problems only (a shallow-compared list), so dragging does not re-render this.
   const titles = useEditor(useShallow((s) => Object.keys(s.problemsByNode).map((id) => s.nodes.find((n) => n.id === id)?.data.label || id)));
+  const kinds = useEditor(useShallow((s) => Object.keys(s.problemsByNode).map((id) => s.nodes.find((n) => n.id === id)?.data.blockType ?? '')));
+  const blockTypes = useEditor((s) => s.blockTypes);
   const select = useEditor((s) => s.select);
   const entries = Object.entries(problemsByNode);
   if (entries.length === 0 && graphProblems.length === 0) {
@@ -60,7 +64,7 @@ function ProblemsList() {
         {graphProblems.map((p) => (
           <li key={`${p.pointer}:${p.message}`}>
             <Icon name="alert" size={14} />
-            {p.message}
+            {problemText(t, p)}
           </li>
         ))}
         {entries.flatMap(([id, problems], i) =>
@@ -71,7 +75,7 @@ function ProblemsList() {
                 {titles[i]}
               </button>
               {': '}
-              {p.message}
+              {problemText(t, p, blockTypes[kinds[i] ?? ''])}
             </li>
           )),
         )}
@@ -86,7 +90,7 @@ function SettingsForm({ vocabulary }: { vocabulary: Vocabulary | null }) {
   const updateSettings = useEditor((s) => s.updateSettings);
   const graphProblems = useEditor((s) => s.graphProblems);
   const schema = useMemo(() => settingsSchema(t), [t]);
-  const problems = useMemo(() => settingsProblems(graphProblems), [graphProblems]);
+  const problems = useMemo(() => settingsProblems(graphProblems, t), [graphProblems, t]);
   return (
     <section className="section-block">
       <h3>{t('editor.settingsTitle')}</h3>
@@ -95,12 +99,12 @@ function SettingsForm({ vocabulary }: { vocabulary: Vocabulary | null }) {
   );
 }
 
-function settingsProblems(problems: readonly Problem[]): Map<string, string[]> {
+function settingsProblems(problems: readonly Problem[], t: TFunction): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const p of problems) {
     if (!p.pointer.startsWith('/settings/')) continue;
     const path = pointerToPath(p.pointer);
-    out.set(path, [...(out.get(path) ?? []), p.message]);
+    out.set(path, [...(out.get(path) ?? []), problemText(t, p)]);
   }
   return out;
 }

@@ -6,6 +6,7 @@ import { InlineText } from '../components/InlineText';
 import { SchemaForm } from '../schema-form/SchemaForm';
 import { NodeContacts } from './NodeContacts';
 import { problemsByPath } from './problems';
+import { problemText } from './problemText';
 import { useEditor } from './store';
 
 const NO_PROBLEMS: never[] = [];
@@ -21,7 +22,7 @@ export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; j
   const updateLabel = useEditor((s) => s.updateLabel);
   const deleteSelection = useEditor((s) => s.deleteSelection);
   const [tab, setTab] = useState<'config' | 'contacts'>('config');
-  const byPath = useMemo(() => problemsByPath(problems), [problems]);
+  const byPath = useMemo(() => problemsByPath(problems, (p) => problemText(t, p, spec)), [problems, t, spec]);
   if (!data) return null;
   const general = problems.filter((p) => !p.path.startsWith('config.'));
 
@@ -63,7 +64,7 @@ export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; j
               {general.map((p) => (
                 <li key={`${p.path}:${p.message}`}>
                   <Icon name="alert" size={14} />
-                  {p.message}
+                  {problemText(t, p, spec)}
                 </li>
               ))}
             </ul>

@@ -33,6 +33,7 @@ export interface NodeProblem {
   /** Field path inside the node, e.g. `config.duration`; empty for the node as a whole. */
   path: string;
   message: string;
+  code?: string;
 }
 
 export interface EditorState extends Snapshot {
@@ -334,7 +335,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
             graphProblems.push(problem);
             continue;
           }
-          (byNode[nodeId] ??= []).push({ path: match?.[2] ? pointerToPath(match[2]) : '', message: problem.message });
+          (byNode[nodeId] ??= []).push({ path: match?.[2] ? pointerToPath(match[2]) : '', message: problem.message, code: problem.code });
         }
         set({ problemsByNode: byNode, graphProblems, problemCount: problems.length });
       },

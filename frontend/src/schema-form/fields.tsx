@@ -74,7 +74,8 @@ export function Field({ name, schema: raw, required, value, onChange, path, labe
   const serverProblems = problems.get(path) ?? [];
   const scalarSchema = shape.kind === 'nullable' ? deref(shape.inner, root) : schema;
   const local = isScalar(shape, root) ? checkValue(scalarSchema, value, required && shape.kind !== 'nullable') : null;
-  const messages = [...(local ? [localMessage(t, local)] : []), ...serverProblems];
+  // The server often says what the local check says ("Required."): each message once.
+  const messages = [...new Set([...(local ? [localMessage(t, local)] : []), ...serverProblems])];
   const grouped = isGroup(shape, root);
 
   const control = <Control shape={shape} schema={schema} value={value} onChange={onChange} path={path} id={id} />;

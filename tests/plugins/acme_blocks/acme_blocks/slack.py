@@ -27,9 +27,21 @@ class SlackNotify(BlockType):
     category = "action"
     Config = SlackConfig
     translations = {
-        "zh-CN": {"label": "通知 Slack", "description": "向 Slack 频道发送有关该联系人的消息。"},
-        "es": {"label": "Avisar en Slack", "description": "Publica un mensaje sobre el contacto en un canal de Slack."},
-        "pl": {"label": "Powiadom Slack", "description": "Wyślij wiadomość o kontakcie na kanał Slack."},
+        "zh-CN": {
+            "label": "通知 Slack",
+            "description": "向 Slack 频道发送有关该联系人的消息。",
+            "problem.urgent messages must mention @here": "紧急消息必须 @here 提醒频道成员",
+        },
+        "es": {
+            "label": "Avisar en Slack",
+            "description": "Publica un mensaje sobre el contacto en un canal de Slack.",
+            "problem.urgent messages must mention @here": "los mensajes urgentes deben mencionar @here",
+        },
+        "pl": {
+            "label": "Powiadom Slack",
+            "description": "Wyślij wiadomość o kontakcie na kanał Slack.",
+            "problem.urgent messages must mention @here": "pilne wiadomości muszą wspominać @here",
+        },
     }
 
     def check(self, config: SlackConfig) -> list[ConfigProblem]:
