@@ -147,7 +147,7 @@ def count_events(
             rows = conn.execute(
                 sa.select(_events.c.contact_id, sa.func.count()).where(*where).group_by(_events.c.contact_id)
             )
-            counts.update(dict(rows.tuples()))
+            counts.update({contact_id: count for contact_id, count in rows})
         else:
             for cid, props in conn.execute(sa.select(_events.c.contact_id, _events.c.properties).where(*where)):
                 if matches_frozen_filters(props or {}, query.where):
