@@ -10,7 +10,14 @@ and runs the real :class:`~backend.runtime.tick.Ticker` over them twice:
 Per block it reports contact-steps/s, counting the block's own compute time plus a share of the rest
 of the tick (claim, contact load, persist, commit) proportional to the block's steps. Next to it, the
 ceiling measured in the same run on the same rows: a batched UPDATE of every enrollment row writing the
-same columns the tick writes, with the same batch size, driver and one transaction per batch.
+columns a transition writes, with the same batch size, driver and one transaction per batch, and no
+other work. The ratio compares enrollments advanced per second with rows updated per second; a tick
+also claims and reads every row, logs four (or two) steps and updates the contact or queues a message,
+so it cannot come near 1.
+
+Peak RSS is this process's (``ru_maxrss``, plus a sampled peak per phase); each backend runs in its own
+process so the figures do not mix. On PostgreSQL the server's CPU time is read from ``/proc`` when the
+server is local, since most of the work happens there.
 
 Not a test; it prints figures. ``--verify`` additionally checks the run's end state and exits non-zero
 when anything is off. PostgreSQL: the database named in ``--pg-url`` is DROPPED and recreated.
@@ -298,10 +305,7 @@ def server_cpu_seconds(database: str) -> float | None:
             if not title.startswith("postgres: "):
                 continue
             found = True
-            words = title.split()
-            if f" {database} " not in f" {title} " and not any(name in title for name in shared):
-                continue
-            if len(words) < 3:
+            if f" {database} " not in title and not any(name in title for name in shared):
                 continue
             with open(f"/proc/{entry.name}/stat") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
