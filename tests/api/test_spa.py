@@ -49,3 +49,19 @@ def test_unbuilt_app_explains_itself(client, monkeypatch, tmp_path):
     response = client.get("/journeys")
     assert response.status_code == 503
     assert "make run" in response.text
+
+
+def test_assets_are_gzipped_for_browsers_that_accept_it(client, tmp_path):
+    code = "export const greeting = 'hello';\n" * 200
+    (spa.SPA_DIR / "assets" / "vendor-def456.js").write_text(code)
+    response = client.get("/assets/vendor-def456.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in response.headers["vary"].lower()
+    assert "max-age=31536000" in response.headers["cache-control"]
+    assert response.text == code  # the client decodes it
+    assert int(response.headers.get("content-length", len(response.content))) < len(code) / 5
+
+    plain = client.get("/assets/vendor-def456.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.text == code
