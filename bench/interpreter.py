@@ -323,7 +323,7 @@ def run_tick(ticker: Ticker) -> tuple[BatchReport, float, dict]:
     started = time.perf_counter()
     report = ticker.run_until_idle()
     wall = time.perf_counter() - started
-    used = {"cpu_s": cpu_seconds() - cpu}
+    used = {"cpu_s": cpu_seconds() - cpu, "load_average": os.getloadavg()[0]}
     if server is not None:
         used["server_cpu_s"] = server_cpu_seconds(database) - server
     return report, wall, used
@@ -612,6 +612,7 @@ def print_table(results: list[dict]) -> None:
         line("  wall time", [f"{r[tick]['seconds']:.1f} s" for r in results])
         line("  bench process CPU time", [f"{r[tick]['cpu_s']:.1f} s" for r in results])
         line("  database server CPU time", [_maybe(r[tick].get("server_cpu_s"), "{:.1f} s") for r in results])
+        line("  machine load average at the end", [f"{r[tick]['load_average']:.1f}" for r in results])
         phases = sorted({p for r in results for p in r[tick]["phases_s"]})
         for phase in phases:
             line(f"    {phase}", [f"{r[tick]['phases_s'].get(phase, 0):.1f} s" for r in results])
