@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:39:09.140862
+Create Date: 2026-11-22 20:42:35.892986
 """
 
 from alembic import op
@@ -152,6 +152,7 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('rate_per_second', sa.Double(), nullable=True),
     sa.Column('created_at', backend.db.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', backend.db.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -43,6 +43,7 @@ def _register_optional_modules() -> None:
         "backend.api.keys",
         "backend.api.templates",
         "backend.api.providers",
+        "backend.api.messages",
         "backend.api.tracking",
     ):
         try:

@@ -14,6 +14,7 @@ from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal
 from backend.api.errors import ApiError, bad_request, not_found
 from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.api.sms import SegmentsOut, segments_out
 from backend.db.models import Template, TemplateVersion
 from backend.services import Services
 from backend.templates import service
@@ -73,6 +74,8 @@ class TemplateOut(TemplateSummary, kw_only=True):
 class TemplateSaved(msgspec.Struct):
     template: TemplateOut
     problems: list[TemplateProblemOut]
+    sms: SegmentsOut | None = None
+    """Segments of the draft's SMS text as typed (backend/channels/sms_segments.py)."""
 
 
 class TemplateVersionOut(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -91,6 +94,13 @@ class PreviewOut(msgspec.Struct):
     missing: list[str]
     """Variables the contact's data lacks (they rendered empty or as their default)."""
     problems: list[TemplateProblemOut]
+    sms: SegmentsOut | None = None
+    """For the SMS channel: the rendered text's segments (GSM-7 / UCS-2)."""
+
+
+def _sms_source(draft: dict[str, Any]) -> SegmentsOut | None:
+    sms = draft.get("sms") if isinstance(draft, dict) else None
+    return segments_out(sms.get("text") or "") if isinstance(sms, dict) else None
 
 
 def _problem_out(p: TemplateProblem, prefix: str = "") -> TemplateProblemOut:
@@ -216,7 +226,11 @@ class TemplateController(Controller):
                 raise ApiError(409, f"A template with the key {data.key!r} already exists") from None
             except service.DraftShapeError as exc:
                 raise _shape_error(exc) from None
-            return TemplateSaved(template_out(session, template), [_problem_out(p, "/draft") for p in problems])
+            return TemplateSaved(
+                template_out(session, template),
+                [_problem_out(p, "/draft") for p in problems],
+                _sms_source(template.draft or {}),
+            )
 
     @get("/{template_id:int}", sync_to_thread=True, summary="Get a template with its draft")
     def get_template(self, services: Services, principal: Principal, template_id: int) -> TemplateOut:
@@ -235,7 +249,11 @@ class TemplateController(Controller):
                 )
             except service.DraftShapeError as exc:
                 raise _shape_error(exc) from None
-            return TemplateSaved(template_out(session, template), [_problem_out(p, "/draft") for p in problems])
+            return TemplateSaved(
+                template_out(session, template),
+                [_problem_out(p, "/draft") for p in problems],
+                _sms_source(template.draft or {}),
+            )
 
     @post("/{template_id:int}/publish", sync_to_thread=True, summary="Publish the draft as a new version")
     def publish_template(self, services: Services, principal: Principal, template_id: int) -> TemplateVersionOut:
@@ -290,6 +308,7 @@ class TemplateController(Controller):
             fields=result.fields,
             missing=result.missing,
             problems=[_problem_out(p, "/draft" if result.version is None else "/channels") for p in result.problems],
+            sms=segments_out(result.fields.get("text", "")) if result.channel == "sms" and result.fields else None,
         )
 
 

@@ -338,7 +338,9 @@ class Provider(Base):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     enabled: Mapped[bool] = mapped_column(default=True)
     rate_per_second: Mapped[float | None]
+    """Sends per second across all workers; ``None`` = the kind's default, ``0`` = no limit."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
     __table_args__ = (sa.Index("ix_providers_workspace_channel", "workspace_id", "channel"),)
 
 
