@@ -665,6 +665,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--verify", action="store_true", help="check the end state; exit 1 if wrong")
     parser.add_argument("--json", action="store_true", help="print machine-readable results instead")
+    parser.add_argument("--save", metavar="PATH", help="also write the machine-readable results to PATH")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -681,6 +682,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads(output))
     else:
         results = [run_backend(args.backend, args)]
+    if args.save and not args.child:
+        with open(args.save, "w") as fh:
+            json.dump(results, fh, indent=2)
     if args.child or args.json:
         print(json.dumps(results[0] if args.child else results, indent=None if args.child else 2))
     else:
