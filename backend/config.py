@@ -24,6 +24,12 @@ class Settings(msgspec.Struct, kw_only=True):
     """Run a local SMTP sink that stores mail under var/mail when no SMTP server is configured."""
     dev_inbox_port: int = 1025
     allow_private_webhooks: bool = False
+    track_opens: bool = True
+    """Add the open pixel to emails (``WAYMARK_TRACK_OPENS=0`` turns it off)."""
+    track_clicks: bool = True
+    """Rewrite email links to signed click-tracking redirects (``WAYMARK_TRACK_CLICKS=0`` turns it off)."""
+    unsubscribe_mailto: str | None = None
+    """A mailbox added to ``List-Unsubscribe`` as ``mailto:`` (only if something processes its mail)."""
     max_ingest_per_second: float = 5000.0
 
 
@@ -57,6 +63,9 @@ def load_settings(**overrides) -> Settings:
         "dev_inbox": env.get("WAYMARK_DEV_INBOX", "1") not in ("0", "false", "no"),
         "dev_inbox_port": int(env.get("WAYMARK_DEV_INBOX_PORT", "1025")),
         "allow_private_webhooks": env.get("WAYMARK_ALLOW_PRIVATE_WEBHOOKS", "0") in ("1", "true", "yes"),
+        "track_opens": env.get("WAYMARK_TRACK_OPENS", "1") not in ("0", "false", "no"),
+        "track_clicks": env.get("WAYMARK_TRACK_CLICKS", "1") not in ("0", "false", "no"),
+        "unsubscribe_mailto": env.get("WAYMARK_UNSUBSCRIBE_MAILTO") or None,
     }
     values.update(overrides)
     return Settings(**values)

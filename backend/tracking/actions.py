@@ -198,19 +198,23 @@ def preferences(services: Any, public_id: str, accept_language: str | None = Non
 
 
 def set_preferences(
-    services: Any, public_id: str, wanted: dict[str, bool], source: str, accept_language: str | None = None
+    services: Any, public_id: str, wanted: dict[str, bool] | None, source: str, accept_language: str | None = None
 ) -> Preferences | None:
     """Apply consent changes from an unsubscribe link (``source``: ``one_click``, ``preferences``) and
-    record ``unsubscribed`` / ``resubscribed`` for each channel that changed. Test messages change
-    nothing. None when the message or its contact does not exist."""
-    wanted = {c: bool(v) for c, v in wanted.items() if c in i18n.CHANNELS}
+    record ``unsubscribed`` / ``resubscribed`` for each channel that changed; ``wanted=None``
+    unsubscribes from the message's own channel. Test messages change nothing. None when the message or
+    its contact does not exist."""
     row = _lookup(services, public_id)
     if row is None:
         return None
     now = services.clock.now()
     with services.engine.begin() as conn:
         state = _preferences(conn, row, accept_language)
-        if state is None or state.test or not wanted:
+        if state is None or state.test:
+            return state
+        wanted = {state.channel: False} if wanted is None else {c: bool(v) for c, v in wanted.items()}
+        wanted = {c: v for c, v in wanted.items() if c in i18n.CHANNELS}
+        if not wanted:
             return state
         changed = change_consent(conn, row.workspace_id, row.contact_id, wanted, now)
         props = {**message_properties(row), "source": source}

@@ -97,7 +97,7 @@ def _targets(conn: sa.Connection, workspace_id: int, item: Notification) -> list
     ids = conn.execute(
         sa.select(_contacts.c.id).where(
             _contacts.c.workspace_id == workspace_id,
-            sa.func.lower(_contacts.c.email) == email.lower(),
+            _contacts.c.email.in_(sorted({email, email.lower()})),  # stored lower-cased (ingest)
         )
     ).scalars()
     return [(contact_id, {"channel": "email"}) for contact_id in ids]

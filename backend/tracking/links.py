@@ -29,6 +29,7 @@ _ANCHOR = re.compile(r"""<a\s(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
 _HREF = re.compile(r"""(?<![\w:.-])href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
 _NOTRACK = re.compile(r"(?<![\w-])data-waymark-notrack(?![\w-])", re.IGNORECASE)
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+_CHARREF = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _LOCATION_SAFE = "%/:=&?~#+!$,;'@()*[]"
 
 PIXEL_GIF = (
@@ -55,9 +56,9 @@ class Tracker:
         self.base = settings.base_url.rstrip("/")
         self.prefix = self.base + "/t/"
         self.signer = Signer(settings.secret_key)
-        self.opens = getattr(settings, "track_opens", True)
-        self.clicks = getattr(settings, "track_clicks", True)
-        self.mailto = getattr(settings, "unsubscribe_mailto", None)
+        self.opens = settings.track_opens
+        self.clicks = settings.track_clicks
+        self.mailto = settings.unsubscribe_mailto
 
     # -- URLs --------------------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class Tracker:
             raw = href.group(1)
             if raw is None:
                 raw = href.group(2) if href.group(2) is not None else href.group(3)
-            url = html.unescape(raw).strip()
+            url = _attribute_value(raw).strip()
             scheme = url[:8].lower()
             if not (scheme.startswith("https://") or scheme.startswith("http://")):
                 return tag  # mailto:, tel:, #anchors, relative and template-less links stay as they are
@@ -143,6 +144,14 @@ class Tracker:
             f'text-align:center;margin:16px 0">{question} <a href="{html.escape(url)}" '
             f'style="color:#6b7280;text-decoration:underline">{link}</a></p>'
         )
+
+
+def _attribute_value(raw: str) -> str:
+    """An attribute's text as a browser reads it: character references decoded, except the legacy
+    unterminated ones (``?a=1&copy=2`` stays as written, as in HTML5 attribute values)."""
+    if "&" not in raw:
+        return raw
+    return _CHARREF.sub(lambda m: html.unescape(m.group(0)), raw)
 
 
 def _before_body_end(body: str, tail: str) -> str:

@@ -95,11 +95,17 @@ def record(
     if plain:
         conn.execute(sa.insert(_events), [_row(workspace_id, e, now, source) for e in plain])
         stored.extend(plain)
-    insert = (postgresql.insert if is_postgres else sqlite.insert)(_events).on_conflict_do_nothing(
-        index_elements=["workspace_id", "message_id"]
-    )
     for event in events:
-        if event.message_id is not None and conn.execute(insert, _row(workspace_id, event, now, source)).rowcount:
+        if event.message_id is None:
+            continue
+        # RETURNING tells whether the row went in (rowcount is -1 for this statement under psycopg).
+        insert = (
+            (postgresql.insert if is_postgres else sqlite.insert)(_events)
+            .values(_row(workspace_id, event, now, source))
+            .on_conflict_do_nothing(index_elements=["workspace_id", "message_id"])
+            .returning(_events.c.id)
+        )
+        if conn.execute(insert).first() is not None:
             stored.append(event)
     if not stored:
         return [], False

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
+from functools import lru_cache
 
 SIGNATURE_BYTES = 12
 """96 bits: forging one link means guessing 2**96 values, online, one HTTP request each."""
@@ -67,3 +68,8 @@ class Signer:
 
     def form_token(self, public_id: str) -> str:
         return self.sign("p/" + public_id)
+
+
+@lru_cache(maxsize=8)
+def signer_for(secret_key: str) -> Signer:
+    return Signer(secret_key)
