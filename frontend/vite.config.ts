@@ -21,10 +21,12 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
     rollupOptions: {
       output: {
-        // Stable chunk names: `vendor` (React, router, i18n: loaded up front) and `canvas-vendor`
-        // (React Flow, dagre: loaded with the editor). dist/.vite/manifest.json lists what each needs.
+        // Stable chunk names: `vendor` (React, router, i18n: loaded up front), `canvas-vendor`
+        // (React Flow, dagre: loaded with the editor) and `codemirror-vendor` (CodeMirror: loaded with
+        // the template editor's code view). dist/.vite/manifest.json lists what each needs.
         manualChunks(id) {
           if (!id.includes('node_modules')) return undefined;
+          if (/@codemirror|@lezer|[\\/](crelt|style-mod|w3c-keyname)[\\/]/.test(id)) return 'codemirror-vendor';
           return /@xyflow|@dagrejs|[\\/]d3-/.test(id) ? 'canvas-vendor' : 'vendor';
         },
       },

@@ -11,6 +11,12 @@ import { JourneysPage } from './pages/JourneysPage';
 const EditorPage = lazy(() => import('./editor/EditorPage'));
 const ContactsPage = lazy(() => import('./pages/ContactsPage'));
 const ContactPage = lazy(() => import('./pages/ContactPage'));
+// Templates (the composer; CodeMirror loads later still, with the code view), providers and messages.
+const TemplatesPage = lazy(() => import('./templates/TemplatesPage'));
+const TemplateEditorPage = lazy(() => import('./templates/TemplateEditorPage'));
+const TemplateByKey = lazy(() => import('./templates/TemplateByKey'));
+const ProvidersPage = lazy(() => import('./settings/ProvidersPage'));
+const MessagesPage = lazy(() => import('./messages/MessagesPage'));
 
 export function App() {
   const { t } = useTranslation();
@@ -34,6 +40,11 @@ export function App() {
           <Route path="/journeys/:id" element={<EditorPage />} />
           <Route path="/contacts" element={<ContactsPage />} />
           <Route path="/contacts/:id" element={<ContactPage />} />
+          <Route path="/templates" element={<TemplatesPage />} />
+          <Route path="/templates/:id" element={<TemplateEditorPage />} />
+          <Route path="/templates/key/:key" element={<TemplateByKey />} />
+          <Route path="/messages" element={<MessagesPage />} />
+          <Route path="/settings/providers" element={<ProvidersPage />} />
           <Route path="*" element={<p className="page">{t('common.notFound')}</p>} />
         </Routes>
       </Suspense>

@@ -24,6 +24,18 @@ export function Layout({ children }: { children: ReactNode }) {
             <Icon name="users" />
             {t('nav.contacts')}
           </NavLink>
+          <NavLink to="/templates" data-testid="nav-templates">
+            <Icon name="mail" />
+            {t('nav.templates')}
+          </NavLink>
+          <NavLink to="/messages" data-testid="nav-messages">
+            <Icon name="send" />
+            {t('nav.messages')}
+          </NavLink>
+          <NavLink to="/settings/providers" data-testid="nav-providers">
+            <Icon name="settings" />
+            {t('nav.providers')}
+          </NavLink>
         </nav>
         <div className="topbar-end">
           {session && (

@@ -288,7 +288,18 @@ function StringControl({ schema, ...props }: { schema: JsonSchema } & ControlPro
           ))}
         </datalist>
       )}
+      {source === 'templates' && text && options.some((o) => o.value === text) && <TemplateLink templateKey={text} testId={testId(props.path, '-open')} />}
     </>
+  );
+}
+
+/** A template named by a `send` block opens in the template editor, in a new tab (the journey stays open). */
+function TemplateLink({ templateKey, testId }: { templateKey: string; testId: string }) {
+  const { t } = useTranslation();
+  return (
+    <a className="field-link small" href={`/templates/key/${encodeURIComponent(templateKey)}`} target="_blank" rel="noopener" data-testid={testId}>
+      {t('form.openTemplate')} ↗
+    </a>
   );
 }
 
