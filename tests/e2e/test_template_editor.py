@@ -186,3 +186,44 @@ def test_sms_segments_and_problems_at_their_line(page: Page, live_server: LiveSe
     expect(problems).to_have_count(0)
     wait_saved(page)
     expect(page.get_by_test_id("publish-button")).to_be_enabled()
+
+
+def test_providers_secrets_are_write_only_and_messages_page(page: Page, live_server: LiveServer):
+    sign_in(page, live_server)
+    page.get_by_test_id("nav-providers").click()
+    page.get_by_test_id("provider-add-email").click()
+    form = page.get_by_test_id("provider-new-email")
+    form.get_by_test_id("provider-kind").select_option("smtp")
+    form.get_by_test_id("provider-name").fill("Backup SMTP")
+    form.get_by_test_id("field-config.host").fill("127.0.0.1")
+    form.get_by_test_id("field-config.port").fill("2525")
+    form.get_by_test_id("field-config.username").fill("mailer")
+    form.get_by_test_id("secret-password-input").fill("s3cret-value")
+    form.get_by_test_id("provider-enabled").uncheck()  # keep the live server's delivery as it is
+    form.get_by_test_id("provider-save").click()
+    expect(form).to_have_count(0)
+
+    saved = next(p for p in admin(live_server, "GET", "/api/providers") if p["name"] == "Backup SMTP")
+    assert saved["secrets_set"] == ["password"]
+    assert "s3cret-value" not in json.dumps(saved)
+    card = page.get_by_test_id(f"provider-{saved['id']}")
+    expect(card.get_by_test_id(f"provider-{saved['id']}-secret-password")).to_have_attribute("data-set", "true")
+    card.get_by_test_id(f"provider-{saved['id']}-edit").click()
+    expect(card.get_by_test_id("secret-password-state")).to_have_text("set")
+    expect(card.get_by_test_id("secret-password-input")).to_have_count(0)
+    assert "s3cret-value" not in page.content()
+    # Saving other settings keeps the secret.
+    card.get_by_test_id("provider-name").fill("Backup SMTP (port 2525)")
+    card.get_by_test_id("provider-save").click()
+    expect(card).to_contain_text("Backup SMTP (port 2525)")
+    assert admin(live_server, "GET", f"/api/providers/{saved['id']}")["secrets_set"] == ["password"]
+    card.get_by_test_id(f"provider-{saved['id']}-test").click()
+    expect(card.get_by_test_id(f"provider-{saved['id']}-test-result")).to_be_visible()
+    screenshot(page, "providers")
+
+    page.get_by_test_id("nav-messages").click()
+    expect(page.get_by_test_id("messages-page")).to_be_visible()
+    page.get_by_test_id("messages-filter-sent").click()
+    page.get_by_test_id("messages-channel").select_option("email")
+    expect(page.get_by_test_id("messages-filter-sent")).to_have_attribute("aria-selected", "true")
+    screenshot(page, "messages")

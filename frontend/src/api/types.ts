@@ -309,7 +309,8 @@ export type ProviderChannel = Channel | 'webhook' | 'any';
 
 export interface ProviderKind {
   kind: string;
-  channel: ProviderChannel;
+  /** null: any channel (the `null` kind). */
+  channel: ProviderChannel | null;
   label: string;
   description?: string | null;
   config_schema: JsonSchema;

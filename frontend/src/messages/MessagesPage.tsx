@@ -105,7 +105,7 @@ export default function MessagesPage() {
       {list.loading && list.items.length === 0 ? (
         <Loading />
       ) : list.items.length === 0 && !list.error ? (
-        <Empty message={t('messages.empty')} />
+        <Empty message={status === PROBLEM_STATUSES.join(',') && !channel ? t('messages.empty') : t('messages.emptyFilter')} />
       ) : (
         <div className="card table-card">
           <table className="table">

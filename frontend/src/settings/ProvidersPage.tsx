@@ -54,7 +54,7 @@ export default function ProvidersPage() {
       <p className="muted">{t('providers.intro')}</p>
       {channels.map((channel) => {
         const mine = list.data!.filter((p) => p.channel === channel);
-        const channelKinds = kinds.data!.filter((k) => k.channel === channel || k.channel === 'any');
+        const channelKinds = kinds.data!.filter((k) => k.channel === channel || k.channel === 'any' || k.channel === null);
         return (
           <section key={channel} className="section card provider-channel" data-testid={`providers-${channel}`}>
             <div className="provider-channel-head">
