@@ -135,7 +135,12 @@ def _check_fields(email: Any, timezone: Any) -> None:
         raise bad_request("/timezone", f"unknown time zone {timezone!r}; use an IANA name such as Europe/Warsaw")
 
 
-def _duplicate(external_id: str) -> ApiError:
+def _duplicate(external_id: str | None, anonymous_id: str | None = None) -> ApiError:
+    if external_id is None and anonymous_id is not None:
+        message = f"another anonymous contact already has anonymous_id {anonymous_id!r}"
+        return ApiError(
+            409, "A contact with this anonymous id exists", message, [ProblemItem("/anonymous_id", message)]
+        )
     message = f"another contact already has external_id {external_id!r}"
     return ApiError(409, "A contact with this external id exists", message, [ProblemItem("/external_id", message)])
 
@@ -348,7 +353,7 @@ class ContactController(Controller):
                         .returning(_contacts.c.id)
                     ).scalar_one()
             except sa.exc.IntegrityError:
-                raise _duplicate(data.external_id or "") from None
+                raise _duplicate(data.external_id, data.anonymous_id) from None
             return contact_out(conn, services, _contact_row(conn, principal, contact_id))
 
     @get("/{contact_id:int}", sync_to_thread=True, summary="A contact with subscriptions and journeys")
@@ -396,7 +401,8 @@ class ContactController(Controller):
                             .values(updated_at=services.clock.now(), **values)
                         )
                 except sa.exc.IntegrityError:
-                    raise _duplicate(str(values.get("external_id"))) from None
+                    external_id = values.get("external_id", row.external_id)
+                    raise _duplicate(external_id, row.anonymous_id) from None
             return contact_out(conn, services, _contact_row(conn, principal, contact_id))
 
     @delete("/{contact_id:int}", sync_to_thread=True, summary="Delete a contact with its events and enrollments")

@@ -113,6 +113,10 @@ def test_create_and_patch_a_contact(admin):
     duplicate = admin.post("/api/contacts", json={"external_id": "crm-1"})
     assert duplicate.status_code == 409
     assert duplicate.json()["problems"][0]["pointer"] == "/external_id"
+    ok(admin.post("/api/contacts", json={"anonymous_id": "device-1"}), 201)
+    twin = admin.post("/api/contacts", json={"anonymous_id": "device-1"})
+    assert twin.status_code == 409
+    assert twin.json()["problems"][0]["pointer"] == "/anonymous_id"
     other = ok(admin.post("/api/contacts", json={"external_id": "crm-2"}), 201)
     clash = admin.patch(f"/api/contacts/{other['id']}", json={"external_id": "crm-1"})
     assert clash.status_code == 409
