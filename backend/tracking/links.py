@@ -25,10 +25,13 @@ from urllib.parse import quote
 from backend.tracking import i18n
 from backend.tracking.signing import Signer
 
-_ANCHOR = re.compile(r"""<a\s(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
-_HREF = re.compile(r"""(?<![\w:.-])href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
+_LINK = re.compile(
+    r"""<a\s[^>]*?(?P<href>)(?<![\w:.-])href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE
+)
+"""From ``<a `` to the end of its ``href`` value (the last group matched, by quoting; ``href`` marks where
+the attribute starts): the rest of the tag stays as it is. An anchor whose ``href`` follows an attribute
+value containing ``>`` is left untracked."""
 _NOTRACK = re.compile(r"(?<![\w-])data-waymark-notrack(?![\w-])", re.IGNORECASE)
-_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 _CHARREF = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _LOCATION_SAFE = "%/:=&?~#+!$,;'@()*[]"
 
@@ -59,6 +62,7 @@ class Tracker:
         self.opens = settings.track_opens
         self.clicks = settings.track_clicks
         self.mailto = settings.unsubscribe_mailto
+        self._footers: dict[str, tuple[str, str]] = {}
 
     # -- URLs --------------------------------------------------------------------------------------
 
@@ -114,36 +118,42 @@ class Tracker:
 
     def rewrite_links(self, body: str, public_id: str, links: list[str]) -> str:
         prefix = self.prefix
-        click = self.click_url
+        sign = self.signer.click_sig
+        click_base = f"{html.escape(prefix)}c/{public_id}/"
+        notrack = "data-waymark-notrack" in body
 
         def replace(match: re.Match[str]) -> str:
-            tag = match.group(0)
-            href = _HREF.search(tag)
-            if href is None:
-                return tag
-            raw = href.group(1)
-            if raw is None:
-                raw = href.group(2) if href.group(2) is not None else href.group(3)
-            url = _attribute_value(raw).strip()
-            scheme = url[:8].lower()
-            if not (scheme.startswith("https://") or scheme.startswith("http://")):
-                return tag  # mailto:, tel:, #anchors, relative and template-less links stay as they are
-            if url.startswith(prefix) or _UNSAFE.search(url) or _NOTRACK.search(tag):
-                return tag
+            raw = match.group(match.lastindex)  # type: ignore[arg-type]
+            head = raw[:8].lower()
+            if not (head.startswith("https://") or head.startswith("http://")):
+                return match.group(0)  # mailto:, tel:, #anchors, relative links stay as they are
+            url = _attribute_value(raw) if "&" in raw else raw
+            if url.startswith(prefix) or not url.isprintable() or " " in url:
+                return match.group(0)  # our own links (unsubscribe), control characters, spaces
+            if notrack and _NOTRACK.search(body, match.start(), body.find(">", match.end()) + 1 or len(body)):
+                return match.group(0)
+            index = len(links)
             links.append(url)
-            return f'{tag[: href.start()]}href="{html.escape(click(public_id, len(links) - 1))}"{tag[href.end() :]}'
+            start = match.start()
+            return f'{body[start : match.start("href")]}href="{click_base}{index}/{sign(public_id, index)}"'
 
-        return _ANCHOR.sub(replace, body)
+        return _LINK.sub(replace, body)
 
     def _html_footer(self, url: str, locale: str | None) -> str:
         lang = i18n.language(locale)
+        before, after = self._footers.get(lang) or self._footer_parts(lang)
+        return f"{before}{html.escape(url)}{after}"
+
+    def _footer_parts(self, lang: str) -> tuple[str, str]:
         question = html.escape(i18n.text(lang, "footer_question"))
         link = html.escape(i18n.text(lang, "footer_link"))
-        return (
+        parts = (
             '<p style="font-family:Arial,Helvetica,sans-serif;font-size:12px;line-height:1.5;color:#6b7280;'
-            f'text-align:center;margin:16px 0">{question} <a href="{html.escape(url)}" '
-            f'style="color:#6b7280;text-decoration:underline">{link}</a></p>'
+            f'text-align:center;margin:16px 0">{question} <a href="',
+            f'" style="color:#6b7280;text-decoration:underline">{link}</a></p>',
         )
+        self._footers[lang] = parts
+        return parts
 
 
 def _attribute_value(raw: str) -> str:

@@ -17,7 +17,8 @@ redirect), and signatures are checked in constant time before the database is to
 
 from __future__ import annotations
 
-import base64
+import binascii
+import hashlib
 import hmac
 import secrets
 from functools import lru_cache
@@ -25,8 +26,9 @@ from functools import lru_cache
 SIGNATURE_BYTES = 12
 """96 bits: forging one link means guessing 2**96 values, online, one HTTP request each."""
 SIGNATURE_LENGTH = 16
-PUBLIC_ID_LENGTH = 22
 _KEY_PURPOSE = b"waymark/tracking-links/v1"
+_BLOCK = 64  # SHA-256 block size
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def new_public_id() -> str:
@@ -40,14 +42,30 @@ def plausible_id(value: str) -> bool:
 
 
 class Signer:
+    """HMAC-SHA256 (RFC 2104) with the inner and outer hash states computed once: a signature costs two
+    SHA-256 state copies instead of a fresh keyed HMAC context per link (~1 µs instead of ~5 µs with
+    OpenSSL 3), which matters at a dozen links per email and a thousand emails per second."""
+
     def __init__(self, secret_key: str) -> None:
         # A key of its own for tracking links, so a signature made here can never be mistaken for one made
         # with the same secret elsewhere (sessions, …).
-        self._key = hmac.digest(secret_key.encode(), _KEY_PURPOSE, "sha256")
+        key = hmac.digest(secret_key.encode(), _KEY_PURPOSE, "sha256")
+        block = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self.key = key
+
+    def mac(self, data: bytes) -> bytes:
+        """HMAC-SHA256 of ``data`` under :attr:`key` (equal to ``hmac.digest(self.key, data, "sha256")``)."""
+        inner = self._inner.copy()
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def sign(self, text: str) -> str:
-        mac = hmac.digest(self._key, text.encode(), "sha256")[:SIGNATURE_BYTES]
-        return base64.urlsafe_b64encode(mac).decode()[:SIGNATURE_LENGTH]
+        mac = self.mac(text.encode())[:SIGNATURE_BYTES]
+        return binascii.b2a_base64(mac, newline=False).translate(_URLSAFE).decode()  # 16 characters
 
     def verify(self, text: str, signature: str) -> bool:
         """Constant-time comparison (the length and character set are not secret)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 import re
 from html.parser import HTMLParser
 
@@ -147,6 +149,17 @@ def test_signatures_are_bound_to_the_secret_the_message_and_the_link():
     assert not signer.verify(f"c/{pid}/3", "é" * 16)
     assert len({new_public_id() for _ in range(1000)}) == 1000
     assert plausible_id(pid) and not plausible_id("short") and not plausible_id("x" * 22 + "\x00")
+
+
+def test_the_signature_is_truncated_hmac_sha256_in_base64url():
+    signer = Signer("a secret of more than thirty-two characters")
+    for text in ("", "o/x", "c/" + "p" * 22 + "/12", "é" * 100):
+        assert signer.mac(text.encode()) == hmac.digest(signer.key, text.encode(), "sha256")
+        expected = base64.urlsafe_b64encode(hmac.digest(signer.key, text.encode(), "sha256")[:12]).decode()
+        assert signer.sign(text) == expected
+    assert signer.key == hmac.digest(
+        b"a secret of more than thirty-two characters", b"waymark/tracking-links/v1", "sha256"
+    )
 
 
 def test_non_ascii_urls_are_percent_encoded_for_the_location_header():
