@@ -633,7 +633,7 @@ def _resolve(fast: FastSQL, workspace_id: int, items: list[Item], result: Ingest
                 f"SELECT id, {', '.join(_STATE_COLUMNS)} FROM contacts WHERE workspace_id = ? AND {column} {in_list}",
                 (workspace_id, *params),
             )
-    found.sort()
+    found.sort(key=lambda row: row[0])
     seen: set[int] = set()
     by_external: dict[str, _Rec] = {}
     by_anonymous_only: dict[str, _Rec] = {}
