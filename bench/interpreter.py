@@ -644,6 +644,44 @@ def print_table(results: list[dict]) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+def print_markdown(results: list[dict]) -> None:
+    """The README's table: one column per run."""
+
+    def title(r: dict) -> str:
+        name = "SQLite" if r["backend"] == "sqlite" else "PostgreSQL"
+        if r["backend"] == "postgresql":
+            name += f", {r['concurrent_batches']} batch{'es' if r['concurrent_batches'] > 1 else ''} in flight"
+        return name
+
+    def row(label: str, values: list[str]) -> None:
+        print(f"| {label} | " + " | ".join(values) + " |")
+
+    def rate(value: float) -> str:
+        return f"{value:,.0f}"
+
+    row("", [title(r) for r in results])
+    print("|---|" + "---:|" * len(results))
+    row("tick 1 trigger→condition→tag→wait, contact-steps/s", [rate(r["tick1"]["steps_per_s"]) for r in results])
+    for block in TARGET_BLOCKS:
+        row(f"  {block}, contact-steps/s", [rate(r["tick1"]["blocks"][block]["steps_per_s"]) for r in results])
+    row("tick 2 wait→send (outbox), contact-steps/s", [rate(r["tick2"]["steps_per_s"]) for r in results])
+    row("overall, contact-steps/s", [rate(r["overall_steps_per_s"]) for r in results])
+    row("ceiling: batched UPDATE, rows/s", [rate(r["ceiling"]["rows_per_s"]) for r in results])
+    row(
+        "Waymark ÷ ceiling (enrollments/s, tick 1 / tick 2)",
+        [f"{r['tick1']['ratio_to_ceiling']:.2f} / {r['tick2']['ratio_to_ceiling']:.2f}" for r in results],
+    )
+    row("peak RSS of the bench process", [f"{r['rss_mb']['peak']:.0f} MB" for r in results])
+    row(
+        "tick 1 wall / bench CPU / server CPU, s",
+        [
+            f"{t['seconds']:.0f} / {t['cpu_s']:.0f} / {_maybe(t.get('server_cpu_s'), '{:.0f}')}"
+            for t in (r["tick1"] for r in results)
+        ],
+    )
+    row("machine load average (after tick 1)", [f"{r['tick1']['load_average']:.1f}" for r in results])
+
+
 def _maybe(value, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
@@ -666,6 +704,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--verify", action="store_true", help="check the end state; exit 1 if wrong")
     parser.add_argument("--json", action="store_true", help="print machine-readable results instead")
     parser.add_argument("--save", metavar="PATH", help="also write the machine-readable results to PATH")
+    parser.add_argument("--load", nargs="+", metavar="PATH", help="print results saved with --save instead of running")
+    parser.add_argument("--markdown", action="store_true", help="print the summary as a Markdown table (README)")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -673,7 +713,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.backend == "both":
+    if args.load:
+        results = []
+        for path in args.load:
+            with open(path) as fh:
+                results.extend(json.load(fh))
+    elif args.backend == "both":
         # One process per backend, so each one's peak RSS is its own.
         results = []
         for backend in ("sqlite", "postgresql"):
@@ -687,6 +732,8 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(results, fh, indent=2)
     if args.child or args.json:
         print(json.dumps(results[0] if args.child else results, indent=None if args.child else 2))
+    elif args.markdown:
+        print_markdown(results)
     else:
         print_table(results)
     failed = any(r.get("problems") for r in results)
