@@ -163,8 +163,21 @@ def _contact_state(conn: sa.Connection, row: Any) -> Any | None:
 
 
 def _preferences(conn: sa.Connection, row: Any, accept_language: str | None) -> Preferences | None:
+    channel = row.channel if row.channel in i18n.CHANNELS else "email"
     if row.contact_id is None:
-        return None
+        if not row.test:
+            return None
+        # A test send to a typed-in address: the page shows what the recipient would see, changes nothing.
+        sender, workspace_locale = workspace_name(conn, row.workspace_id)
+        return Preferences(
+            public_id=row.public_id,
+            channel=channel,
+            lang=i18n.language(accept_language, workspace_locale),
+            sender=sender,
+            channels=[channel],
+            subscribed=dict.fromkeys(i18n.CHANNELS, True),
+            test=True,
+        )
     contact = _contact_state(conn, row)
     if contact is None:
         return None
@@ -179,8 +192,8 @@ def _preferences(conn: sa.Connection, row: Any, accept_language: str | None) -> 
     consent = contact.consent or {}
     return Preferences(
         public_id=row.public_id,
-        channel=row.channel if row.channel in i18n.CHANNELS else "email",
-        lang=i18n.language(contact.locale, workspace_locale, accept_language),
+        channel=channel,
+        lang=i18n.language(contact.locale, accept_language, workspace_locale),
         sender=sender,
         channels=channels,
         subscribed={c: consent.get(c, True) is not False for c in i18n.CHANNELS},

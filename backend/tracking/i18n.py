@@ -116,16 +116,16 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def language(*candidates: str | None) -> str:
-    """The first supported language among ``candidates`` (contact locale, workspace locale, …)."""
+    """The first supported language among ``candidates`` (a contact locale, an ``Accept-Language``
+    header, the workspace locale, …), else English."""
     for candidate in candidates:
-        if not candidate:
-            continue
-        code = candidate.strip().replace("_", "-").lower()
-        if code.startswith("zh"):
-            return "zh-CN"
-        for lang in ("en", "es", "pl"):
-            if code == lang or code.startswith(lang + "-"):
-                return lang
+        for tag in (candidate or "")[:200].split(","):
+            code = tag.partition(";")[0].strip().replace("_", "-").lower()
+            if code.startswith("zh"):
+                return "zh-CN"
+            for lang in ("en", "es", "pl"):
+                if code == lang or code.startswith(lang + "-"):
+                    return lang
     return "en"
 
 

@@ -483,3 +483,27 @@ class _Form(HTMLParser):
             self.shown.append(values["value"])
         elif values.get("name") == "subscribed" and "checked" in values:
             self.checked.append(values["value"])
+
+
+def test_test_sends_have_working_links_but_record_nothing(admin, client, services, workspace, smtp_server):
+    template_id = make_template(services, workspace.id, "promo", mjml=NEWS_MJML)
+    contact_id = add_contact(services.sessions, workspace.id, email="ana@example.com", locale="es")
+    ok(admin.post(f"/api/templates/{template_id}/test-send", json={"contact_id": contact_id}))
+    ok(admin.post(f"/api/templates/{template_id}/test-send", json={"to": "me@agency.test"}))
+    mails = smtp_server.wait_for(2)
+    assert len(mails) == 2
+    notices = ["Este enlace procede de un mensaje de prueba", "This link comes from a test message"]
+    for mail, notice in zip(mails, notices, strict=True):
+        found = links(mail)
+        pixel = next(src for src in found.images if "/t/o/" in src)
+        click = next(h for h in found.hrefs if "/t/c/" in h)
+        assert client.get(path(pixel)).status_code == 200
+        response = client.get(path(click), follow_redirects=False)
+        assert response.status_code == 302 and response.headers["location"].startswith("https://acme.test/blog")
+        assert mail.message["List-Unsubscribe"] is None  # test sends are not marketing
+        unsubscribe = path(next(h for h in found.hrefs if "/t/u/" in h))  # the template's own link
+        page = client.get(unsubscribe)
+        assert page.status_code == 200 and notice in page.text
+        assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert consent(services.engine, contact_id) == {}
+    assert [e for e in events_of(admin, contact_id) if e["source"] == "tracking"] == []

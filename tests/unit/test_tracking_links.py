@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from backend.config import load_settings
+from backend.tracking.i18n import language
 from backend.tracking.links import Tracker, redirect_location
 from backend.tracking.signing import Signer, new_public_id, plausible_id
 
@@ -167,3 +168,10 @@ def test_non_ascii_urls_are_percent_encoded_for_the_location_header():
     assert redirect_location("https://acme.test/zażółć?q=中文") == (
         "https://acme.test/za%C5%BC%C3%B3%C5%82%C4%87?q=%E4%B8%AD%E6%96%87"
     )
+
+
+def test_the_language_comes_from_the_first_supported_candidate():
+    assert language("pl-PL") == "pl" and language("zh_Hant") == "zh-CN" and language("es-419") == "es"
+    assert language(None, "fr-FR,fr;q=0.9,pl;q=0.8,en;q=0.5", "en") == "pl"
+    assert language("de", "", None) == "en" and language() == "en"
+    assert language("english") == "en"  # not a tag we know: the default
