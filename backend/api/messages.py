@@ -347,6 +347,10 @@ class TestSendController(Controller):
                 ).first()
                 if contact is None:
                     raise bad_request("/contact_id", "no such contact in this workspace")
+            if data.to is not None:
+                why = _address_problem(data.channel, data.to)
+                if why:
+                    raise bad_request("/to", f"expected {why}")
             try:
                 preview = template_service.preview(
                     session,
@@ -369,11 +373,7 @@ class TestSendController(Controller):
                 [ProblemItem("/draft" + p.pointer, p.describe(), "template") for p in problems] or None,
             )
         to = data.to
-        if to is not None:
-            why = _address_problem(data.channel, to)
-            if why:
-                raise bad_request("/to", f"expected {why}")
-        else:
+        if to is None:
             address = None
             if contact is not None:
                 address = {

@@ -8,6 +8,7 @@ A new kind registers here (``KINDS[...] = Kind(...)``); the registry builds prov
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
@@ -172,8 +173,6 @@ KINDS: dict[str, Kind] = {
 
 
 def _pointer(exc: msgspec.ValidationError) -> str:
-    import re
-
     match = re.search(r"at `\$(.*?)`", str(exc))
     path = match.group(1) if match else ""
     parts = [p for p in re.split(r"[.\[\]]+", path) if p]
@@ -190,7 +189,12 @@ def validate(kind: str, config: Any) -> Any:
     try:
         cfg = msgspec.convert(config, info.settings)
     except msgspec.ValidationError as exc:
-        raise ConfigProblem(_pointer(exc), str(exc).split(" - at ")[0]) from None
+        message = str(exc).split(" - at ")[0]
+        pointer = _pointer(exc)
+        unknown = re.search(r"unknown field `([^`]*)`", message)
+        if unknown:
+            pointer += "/" + unknown.group(1).replace("~", "~0").replace("/", "~1")
+        raise ConfigProblem(pointer, message) from None
     for name in info.required_secrets:
         if not getattr(cfg, name, None):
             raise ConfigProblem(f"/config/{name}", f"{name} is required")

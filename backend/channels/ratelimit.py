@@ -14,7 +14,8 @@ need every process to know how many others run, and would waste the budget of id
   lease at once.
 * What did not fit is **deferred** without an attempt: back to ``pending``, due at the slot the
   budget will free up for it (``window end + i / rate``), so the next runs claim about as many rows as
-  can go. A worker waits at most ``max_wait`` for the next windows before deferring.
+  can go. A run never leases a later window (it would send that budget late, on top of the next
+  window's): what it cannot send in the current one waits for a later run.
 
 Guarantee: within each window the provider gets at most its budget, whatever the number of workers.
 """
@@ -49,6 +50,10 @@ _UPSERT = {
 _UPSERT["sqlite"] = _UPSERT["postgresql"]
 
 
+SAFETY = 0.1
+"""Seconds before its window ends after which a leased send no longer starts (it would arrive in the next)."""
+
+
 def window_length(rate: float) -> float:
     return max(1.0, 1.0 / rate)
 
@@ -58,9 +63,8 @@ def capacity(rate: float) -> int:
 
 
 class SendBudget:
-    def __init__(self, engine: sa.Engine, *, max_wait: float = 3.0) -> None:
+    def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        self.max_wait = max_wait
         self.leases = 0
         """Upserts made (the hot-path cost)."""
 
@@ -77,22 +81,18 @@ class SendBudget:
         return max(0, min(want, cap - before))
 
     async def lease(self, key: str, rate: float, count: int) -> tuple[list[float], float]:
-        """Wall-clock send times for up to ``count`` messages, and when the next free slot starts."""
+        """Wall-clock send times for up to ``count`` messages in the current window (spread over its
+        first 80 %, so a slow send does not slip into the next window), and when the next window starts.
+        It never waits for later windows: their budget is only taken by the run that sends in them."""
         length = window_length(rate)
-        cap = capacity(rate)
-        times: list[float] = []
-        deadline = time.time() + self.max_wait
-        while True:
-            now = time.time()
-            window = int(now // length)
-            end = (window + 1) * length
-            got = await asyncio.to_thread(self._take, key, window, cap, count - len(times))
-            if got:
-                step = (end - now) / got
-                times += [now + i * step for i in range(got)]
-            if len(times) >= count or end > deadline:
-                return times, end
-            await asyncio.sleep(max(0.0, end - time.time()))
+        now = time.time()
+        window = int(now // length)
+        end = (window + 1) * length
+        got = await asyncio.to_thread(self._take, key, window, capacity(rate), count)
+        if not got:
+            return [], end
+        step = 0.8 * (end - now) / got
+        return [now + i * step for i in range(got)], end
 
     async def plan(self, jobs: Iterable[Any], now: datetime) -> None:
         """Give each job of a rate-limited provider a send time (``job.not_before``, loop time) or
@@ -110,9 +110,27 @@ class SendBudget:
             offset = loop.time() - time.time()
             for job, at in zip(group, times, strict=False):
                 job.not_before = at + offset
+                job.window_end = next_free + offset
             rest = group[len(times) :]
             for i, job in enumerate(rest):
                 wait = max(0.0, next_free - time.time()) + i / rate
                 job.outcome = "deferred"
                 job.reason = f"waiting for the provider's rate limit ({rate:g}/s)"
                 job.defer_until = now + timedelta(seconds=wait)
+
+    async def wait(self, job: Any) -> None:
+        """Sleep until the job's paced send time. A job that wakes too late for the window its budget
+        was leased in (a loaded worker) takes a new lease instead of sending on a spent window: the
+        limit holds even when the process falls behind. Costs nothing when it is on time."""
+        loop = asyncio.get_running_loop()
+        provider = job.provider
+        while True:
+            await asyncio.sleep(max(0.0, job.not_before - loop.time()))
+            if job.window_end is None or loop.time() < job.window_end - SAFETY:
+                return
+            times, end = await self.lease(provider.rate_key, float(provider.rate_per_second), 1)
+            offset = loop.time() - time.time()
+            if times:
+                job.not_before, job.window_end = times[0] + offset, end + offset
+            else:  # none left in this window: lease again when the next one starts
+                job.not_before, job.window_end = end + offset, float("-inf")

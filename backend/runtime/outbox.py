@@ -96,6 +96,7 @@ class _Job:
     content: dict[str, Any] = field(default_factory=dict)
     template_version_id: int | None = None
     not_before: float | None = None
+    window_end: float | None = None
     """Loop time before which the provider must not get it (its rate limit, backend/channels/ratelimit.py)."""
     defer_until: datetime | None = None
     """Outcome ``deferred``: no budget left in the provider's rate window; due again then, no attempt used."""
@@ -582,9 +583,11 @@ class Dispatcher:
             provider = job.provider
             assert provider is not None
             if job.not_before is not None:  # paced by the provider's rate limit
-                await asyncio.sleep(max(0.0, job.not_before - asyncio.get_running_loop().time()))
+                await self.budget.wait(job)
             gate = gates.setdefault(id(provider), asyncio.Semaphore(max(1, provider.concurrency)))
             async with gate:
+                if job.not_before is not None:  # still inside the window its send budget was leased for?
+                    await self.budget.wait(job)
                 streak, last = failing.get(id(provider), (0, ""))
                 if streak >= 3:
                     # The provider failed three times in a row without answering: don't wait for
