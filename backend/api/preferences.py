@@ -12,17 +12,21 @@
 from __future__ import annotations
 
 import html
+import logging
 from functools import partial
 
 import anyio
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
+from sqlalchemy.exc import SQLAlchemyError
 
 from backend.api.app import PUBLIC_HANDLERS
 from backend.services import Services
 from backend.tracking import actions, i18n
 from backend.tracking.actions import Preferences
 from backend.tracking.signing import Signer, plausible_id, signer_for
+
+log = logging.getLogger("waymark.tracking")
 
 MAX_FORM_BYTES = 16 * 1024
 PAGE_HEADERS = {
@@ -81,6 +85,22 @@ def not_found_page() -> Response:
         "<h1>Link not found</h1><p>This link is not valid, or the message it came from no longer exists.</p>",
         404,
     )
+
+
+def unavailable_page(request: Request, exc: Exception) -> Response:
+    """A database error on a public tracking route: 503 with a retry hint, never a bare 500."""
+    log.warning("tracking route %s unavailable: %s", request.url.path, exc)
+    response = _page(
+        "en",
+        "Try again in a moment",
+        "<h1>Try again in a moment</h1><p>This page is not available right now. Please try again shortly.</p>",
+        503,
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+TRACKING_EXCEPTION_HANDLERS = {SQLAlchemyError: unavailable_page}
 
 
 def render(state: Preferences, token: str, *, notice: str | None = None, error: str | None = None) -> str:
@@ -212,4 +232,11 @@ def _name(state: Preferences) -> str:
     return i18n.text(state.lang, f"channel.{state.channel}")
 
 
-PUBLIC_HANDLERS.append(Router(path="/", route_handlers=[preference_page, preference_post], include_in_schema=False))
+PUBLIC_HANDLERS.append(
+    Router(
+        path="/",
+        route_handlers=[preference_page, preference_post],
+        include_in_schema=False,
+        exception_handlers=TRACKING_EXCEPTION_HANDLERS,
+    )
+)

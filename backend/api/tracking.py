@@ -15,7 +15,7 @@ from litestar import MediaType, Request, Response, Router, get
 from backend.api import bounces as _bounces  # noqa: F401 - registers POST /v1/bounces
 from backend.api import preferences as _preferences  # noqa: F401 - registers /t/u/…
 from backend.api.app import PUBLIC_HANDLERS
-from backend.api.preferences import not_found_page
+from backend.api.preferences import TRACKING_EXCEPTION_HANDLERS, not_found_page
 from backend.services import Services
 from backend.tracking import actions
 from backend.tracking.links import PIXEL_GIF, redirect_location
@@ -58,4 +58,11 @@ def click(request: Request, services: Services, public_id: str, index: str, sign
     )
 
 
-PUBLIC_HANDLERS.append(Router(path="/", route_handlers=[open_pixel, click], include_in_schema=False))
+PUBLIC_HANDLERS.append(
+    Router(
+        path="/",
+        route_handlers=[open_pixel, click],
+        include_in_schema=False,
+        exception_handlers=TRACKING_EXCEPTION_HANDLERS,
+    )
+)

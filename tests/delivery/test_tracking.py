@@ -507,3 +507,23 @@ def test_test_sends_have_working_links_but_record_nothing(admin, client, service
         assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert consent(services.engine, contact_id) == {}
     assert [e for e in events_of(admin, contact_id) if e["source"] == "tracking"] == []
+
+
+def test_a_database_failure_on_a_tracking_route_is_a_503_page_not_a_500(tmp_path):
+    from litestar.testing import TestClient
+
+    from backend.api.app import create_app
+    from backend.config import load_settings
+    from backend.db.session import make_engine
+    from backend.services import Services
+
+    settings = load_settings(secret_key="s" * 32, var_dir=str(tmp_path), dev_inbox=False)
+    services = Services.create(settings, engine=make_engine("sqlite://"))  # a database with no tables at all
+    signer, pid = Signer(settings.secret_key), "A" * 22
+    unsubscribe = f"/t/u/{pid}/{signer.unsubscribe_sig(pid)}"
+    with TestClient(create_app(services)) as client:
+        for url in (f"/t/o/{pid}/{signer.open_sig(pid)}", f"/t/c/{pid}/0/{signer.click_sig(pid, 0)}", unsubscribe):
+            response = client.get(url)
+            assert (response.status_code, response.headers["retry-after"]) == (503, "30"), response.text[:300]
+        response = client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 503 and "text/html" in response.headers["content-type"]
