@@ -329,6 +329,13 @@ def run_tick(ticker: Ticker) -> tuple[BatchReport, float, dict]:
     return report, wall, used
 
 
+def _per_cpu_second(steps: int, used: dict) -> dict:
+    """Steps per CPU-second of everything that worked on them (this process, plus the database server
+    when it is local): a figure that other load on a shared machine moves far less than wall time."""
+    cpu = used["cpu_s"] + (used.get("server_cpu_s") or 0.0)
+    return {"steps_per_cpu_s": steps / cpu if cpu else 0.0}
+
+
 def tick_figures(report: BatchReport, wall: float) -> dict:
     """Per block: its own compute time plus a share, in proportion to its steps, of the rest of the
     batches' time (claim, load, persist, commit). With concurrent batches the batch times add up to
@@ -536,12 +543,12 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict:
         log(f"[{backend}] tick 1: trigger → condition → tag → wait")
         with watcher.in_phase("tick1"):
             report, wall, used = run_tick(ticker)
-        result["tick1"] = tick_figures(report, wall) | used
+        result["tick1"] = tick_figures(report, wall) | used | _per_cpu_second(report.steps, used)
         clock.advance(hours=2)
         log(f"[{backend}] tick 2: wait → send")
         with watcher.in_phase("tick2"):
             report, wall, used = run_tick(ticker)
-        result["tick2"] = tick_figures(report, wall) | used
+        result["tick2"] = tick_figures(report, wall) | used | _per_cpu_second(report.steps, used)
 
         if args.verify:
             log(f"[{backend}] verifying")
@@ -613,6 +620,7 @@ def print_table(results: list[dict]) -> None:
         line("  bench process CPU time", [f"{r[tick]['cpu_s']:.1f} s" for r in results])
         line("  database server CPU time", [_maybe(r[tick].get("server_cpu_s"), "{:.1f} s") for r in results])
         line("  machine load average at the end", [f"{r[tick]['load_average']:.1f}" for r in results])
+        line("  contact-steps per CPU-second", [f"{r[tick]['steps_per_cpu_s']:,.0f}" for r in results])
         phases = sorted({p for r in results for p in r[tick]["phases_s"]})
         for phase in phases:
             line(f"    {phase}", [f"{r[tick]['phases_s'].get(phase, 0):.1f} s" for r in results])
@@ -678,6 +686,10 @@ def print_markdown(results: list[dict]) -> None:
             f"{t['seconds']:.0f} / {t['cpu_s']:.0f} / {_maybe(t.get('server_cpu_s'), '{:.0f}')}"
             for t in (r["tick1"] for r in results)
         ],
+    )
+    row(
+        "tick 1 contact-steps per CPU-second (bench + server)",
+        [rate(r["tick1"]["steps_per_cpu_s"]) for r in results],
     )
     row("machine load average (after tick 1)", [f"{r['tick1']['load_average']:.1f}" for r in results])
 
