@@ -122,6 +122,16 @@ describe('undo and redo', () => {
     expect(s().nodes.find((n) => n.id === 'wait1')!.position.x).toBe(0);
   });
 
+  it('keeps the selection array while a drag moves the selected block (its form does not re-render)', () => {
+    s().onNodesChange([{ type: 'select', id: 'wait1', selected: true }]);
+    const selection = s().selectedIds;
+    for (const x of [10, 20, 30]) s().onNodesChange([{ type: 'position', id: 'wait1', position: { x, y: 150 }, dragging: true }]);
+    s().onNodesChange([{ type: 'position', id: 'wait1', position: { x: 30, y: 150 }, dragging: false }]);
+    expect(s().selectedIds).toBe(selection);
+    s().onNodesChange([{ type: 'select', id: 'entry', selected: true }]);
+    expect(s().selectedIds).toEqual(['entry', 'wait1']);
+  });
+
   it('counts document changes for the autosave, not selection', () => {
     s().select(['wait1']);
     expect(s().changeSeq).toBe(0);

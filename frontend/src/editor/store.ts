@@ -80,6 +80,11 @@ const withSelection = (nodes: BlockNode[], ids: ReadonlySet<string>): BlockNode[
 
 const selectedOf = (nodes: readonly BlockNode[]) => nodes.filter((node) => node.selected).map((node) => node.id);
 
+/** The same selection keeps the same array, so what shows the selected block (its form in the side
+ * panel) does not re-render on every drag move. */
+const sameSelection = (next: string[], previous: string[]) =>
+  next.length === previous.length && next.every((id, i) => id === previous[i]) ? previous : next;
+
 export function createEditorStore(now: () => number = Date.now): StoreApi<EditorState> {
   return createStore<EditorState>()((set, get) => {
     /** Remember the current document for undo; edits sharing `key` within COALESCE_MS share one step. */
@@ -100,7 +105,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
       set((state) => ({
         ...patch,
         changeSeq: state.changeSeq + 1,
-        selectedIds: patch.nodes ? selectedOf(patch.nodes) : state.selectedIds,
+        selectedIds: patch.nodes ? sameSelection(selectedOf(patch.nodes), state.selectedIds) : state.selectedIds,
       }));
     const restore = (from: 'past' | 'future') => {
       const state = get();
@@ -178,7 +183,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
         }
         const nodes = applyNodeChanges(changes, get().nodes);
         if (docChange) changed({ nodes });
-        else set(selectChange ? { nodes, selectedIds: selectedOf(nodes) } : { nodes });
+        else set(selectChange ? { nodes, selectedIds: sameSelection(selectedOf(nodes), get().selectedIds) } : { nodes });
       },
 
       onEdgesChange(changes) {
