@@ -250,6 +250,8 @@ def test_build_publish_and_watch_contacts_flow(page: Page, live_server: LiveServ
 
     # Clicking a block lists who passed through it.
     select_block(page, "send_1")
+    expect(page.get_by_test_id("node-send_1")).to_contain_text("E-mail · tpl_recovery_1")
+    screenshot(page, "editor-block-form")
     page.get_by_test_id("node-tab-contacts").click()
     page.get_by_test_id("node-contacts-passed").click()
     expect(page.get_by_test_id("node-contacts")).to_contain_text(ana)
