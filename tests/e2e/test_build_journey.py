@@ -389,6 +389,7 @@ ALLOWED_WORDS = {
     "WeChat",
     "Jinja",
     "MJML",
+    "ID",
     "English",
     "Espa",  # Español (the ñ ends the ASCII word)
     "ol",
@@ -458,6 +459,7 @@ def test_chinese_leaves_no_english(page: Page, live_server: LiveServer) -> None:
     drop_block(page, "trigger.event", 380, 80, "trigger_event_1")
     page.get_by_test_id("field-config.event").fill("registration_started")
     drop_block(page, "wait.event", 380, 240, "wait_event_1")
+    connect(page, "trigger_event_1", "next", "wait_event_1")
     page.get_by_test_id("field-config.where-add").click()
     wait_saved(page)
     expect(page.get_by_test_id("node-problems-wait_event_1")).to_be_visible()

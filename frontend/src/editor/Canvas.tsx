@@ -18,7 +18,7 @@ import { BlockNodeView } from './BlockNodeView';
 import { NODE_WIDTH } from './layout';
 import { DRAG_TYPE } from './Palette';
 import { editorStore, useEditor } from './store';
-import type { BlockNode } from './types';
+import type { BlockEdge, BlockNode } from './types';
 
 const nodeTypes: NodeTypes = { block: BlockNodeView };
 const defaultEdgeOptions = { type: 'smoothstep', pathOptions: { borderRadius: 12 } };
@@ -32,13 +32,29 @@ const minimapColor = (node: Node) =>
 export function Canvas() {
   const { t } = useTranslation();
   const nodes = useEditor((s) => s.nodes);
-  const edges = useEditor((s) => s.edges);
+  const storeEdges = useEditor((s) => s.edges);
   const onNodesChange = useEditor((s) => s.onNodesChange);
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
   const connect = useEditor((s) => s.connect);
   // Fit a journey that opens with blocks; an empty one keeps its zoom when the first block is dropped.
   const [fitOnOpen] = useState(() => editorStore.getState().nodes.length > 0);
   const { screenToFlowPosition } = useReactFlow();
+  // React Flow's own label for an edge is English ("Edge from a to b"): name it in the user's language,
+  // one labelled copy per edge object so unchanged edges keep their identity (and do not re-render).
+  const labelledEdges = useMemo(() => new WeakMap<BlockEdge, BlockEdge>(), [t]);
+  const edges = useMemo(
+    () =>
+      storeEdges.map((edge) => {
+        let labelled = labelledEdges.get(edge);
+        if (!labelled) {
+          const port = edge.sourceHandle ?? 'next';
+          labelled = { ...edge, ariaLabel: t('flow.edgeLabel', { source: edge.source, target: edge.target, port: t(`ports.${port}`, { defaultValue: port }) }) };
+          labelledEdges.set(edge, labelled);
+        }
+        return labelled;
+      }),
+    [storeEdges, labelledEdges, t],
+  );
   const ariaLabels = useMemo<Partial<AriaLabelConfig>>(
     () => ({
       'node.a11yDescription.default': t('flow.node'),
