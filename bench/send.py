@@ -232,7 +232,7 @@ def main() -> None:
     try:
         services = prepare(url, args.messages, tmp, smtp_url, args.backend)
         counting = Counting(keep=200)
-        dispatcher = Dispatcher(services, chunk_size=250)
+        dispatcher = Dispatcher(services)
         cpu0, t0 = time.process_time(), time.perf_counter()
         sent = 0
         runs = 0
