@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:42:35.892986
+Create Date: 2026-11-22 21:22:05.606043
 """
 
 from alembic import op
@@ -166,6 +166,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('tags', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('draft', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('draft_revision', sa.Integer(), nullable=False),
     sa.Column('published_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('created_at', backend.db.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', backend.db.models.UTCDateTime(timezone=True), nullable=False),

@@ -37,6 +37,13 @@ class TemplateDraftSave(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     draft: dict[str, Any] | None = None
     name: Name | None = None
     tags: list[str] | None = None
+    revision: int | None = None
+    """The revision the editor loaded; a stale one is refused with 409 instead of overwriting."""
+
+
+class TemplateDuplicate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    key: Key
+    name: Name | None = None
 
 
 class PreviewRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -46,6 +53,8 @@ class PreviewRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """A published version number; default: the draft."""
     context: dict[str, Any] | None = None
     """Journey context to render with, e.g. ``{"event": {"name": "…", "properties": {…}}}``."""
+    draft: dict[str, Any] | None = None
+    """Render these channel bodies instead of the saved draft (live preview while typing)."""
 
 
 class TemplateProblemOut(msgspec.Struct):
@@ -67,6 +76,7 @@ class TemplateSummary(msgspec.Struct, kw_only=True):
 
 class TemplateOut(TemplateSummary, kw_only=True):
     draft: dict[str, Any]
+    revision: int
     published_version_id: int | None
     created_at: datetime
 
@@ -152,6 +162,7 @@ def template_out(session, template: Template) -> TemplateOut:
         version=number,
         updated_at=template.updated_at,
         draft=template.draft or {},
+        revision=template.draft_revision,
         published_version_id=template.published_version_id,
         created_at=template.created_at,
     )
@@ -243,6 +254,12 @@ class TemplateController(Controller):
     ) -> TemplateSaved:
         with services.sessions.begin() as session:
             template = _load(session, principal, template_id, lock=True)
+            if data.revision is not None and data.revision != template.draft_revision:
+                raise ApiError(
+                    409,
+                    "The template was changed elsewhere since you opened it",
+                    f"you edited revision {data.revision}, the latest is {template.draft_revision}; reload to continue",
+                )
             try:
                 problems = service.update_draft(
                     session, template, draft=data.draft, name=data.name, tags=data.tags, now=services.clock.now()
@@ -261,6 +278,32 @@ class TemplateController(Controller):
             template = _load(session, principal, template_id, lock=True)
             version = service.publish(session, template, now=services.clock.now())
             return TemplateVersionOut(id=version.id, number=version.number, created_at=version.created_at)
+
+    @post("/{template_id:int}/duplicate", sync_to_thread=True, summary="Copy a template's draft under a new key")
+    def duplicate_template(
+        self, services: Services, principal: Principal, template_id: int, data: TemplateDuplicate
+    ) -> TemplateSaved:
+        with services.sessions.begin() as session:
+            source = _load(session, principal, template_id)
+            try:
+                template, problems = service.create_template(
+                    session,
+                    principal.workspace_id,
+                    key=data.key,
+                    name=data.name or f"{source.name} (copy)"[:200],
+                    tags=list(source.tags or []),
+                    draft=source.draft,
+                    now=services.clock.now(),
+                )
+            except service.DuplicateKey:
+                raise ApiError(409, f"A template with the key {data.key!r} already exists") from None
+            except service.DraftShapeError as exc:
+                raise _shape_error(exc) from None
+            return TemplateSaved(
+                template_out(session, template),
+                [_problem_out(p, "/draft") for p in problems],
+                _sms_source(template.draft or {}),
+            )
 
     @get("/{template_id:int}/versions", sync_to_thread=True, summary="Published versions, newest first")
     def list_versions(
@@ -296,6 +339,7 @@ class TemplateController(Controller):
                     contact_id=data.contact_id,
                     version_number=data.version,
                     journey_context=data.context,
+                    draft=data.draft,
                     now=services.clock.now(),
                 )
             except service.DraftShapeError as exc:

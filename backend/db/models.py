@@ -306,6 +306,8 @@ class Template(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """Channel bodies being edited: ``{"email": {"subject":…, "mjml":…}, "sms": {"text":…}, …}``."""
+    draft_revision: Mapped[int] = mapped_column(default=1)
+    """Bumped on every save; the editor sends it back so two people cannot overwrite each other."""
     published_version_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -170,6 +170,7 @@ def update_draft(
     """Save the working copy (it may have syntax errors; they are returned, not refused)."""
     if draft is not None:
         template.draft = normalise_draft(draft)
+        template.draft_revision += 1
     if name is not None:
         template.name = name
     if tags is not None:
@@ -237,12 +238,13 @@ def preview(
     contact_id: int | None = None,
     version_number: int | None = None,
     journey_context: dict[str, Any] | None = None,
+    draft: Any = None,
     now: datetime,
 ) -> Preview:
     """Render the draft (default) or a published version for a contact, reporting the variables the
     contact lacks. Template errors come back as problems, not exceptions."""
     if version_number is None:
-        channels = normalise_draft(template.draft)
+        channels = normalise_draft(template.draft if draft is None else draft)
         compiled, problems = compile_channels(channels)
         # A preview shows what it can: report every problem, render when the channel compiled.
         problems = [p for p in problems if p.pointer.startswith(f"/{channel}") or p.pointer == ""]
