@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.config import Settings, load_settings
-from backend.db.session import make_engine, make_sessionmaker
+from backend.db.session import make_engine, make_sessionmaker, read_session
 from backend.engine.registry import Registry, default_registry
 from backend.runtime.graphs import GraphCache
 from backend.runtime.signals import Waker
@@ -24,6 +25,10 @@ class Services:
     graphs: GraphCache
     clock: Clock = SYSTEM_CLOCK
     waker: Waker = field(default_factory=Waker)
+
+    def reading(self) -> AbstractContextManager[Session]:
+        """A session for GET handlers: never takes SQLite's write lock."""
+        return read_session(self.engine)
 
     @classmethod
     def create(

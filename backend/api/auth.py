@@ -11,8 +11,6 @@ import base64
 import hmac
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -22,6 +20,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from backend.db.models import ApiKey, User
+from backend.db.session import read_connection
 from backend.services import Services
 from backend.workspaces import hash_key
 
@@ -79,16 +78,8 @@ class KeyCache:
             self._items.clear()
 
 
-@contextmanager
-def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection for reads only: on SQLite its transactions start with a plain BEGIN instead of taking
-    the write lock (see db/session.py), so reads never queue behind a long write."""
-    with engine.connect() as conn:
-        conn.info["read_only"] = True
-        try:
-            yield conn
-        finally:
-            conn.info.pop("read_only", None)
+reading = read_connection
+"""Kept for the API modules: a connection for reads only (see ``db.session.read_connection``)."""
 
 
 def services_of(connection: ASGIConnection) -> Services:

@@ -229,7 +229,7 @@ class JourneyController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         cursor: str | None = None,
     ) -> Page[JourneySummary]:
-        with services.sessions() as session:
+        with services.reading() as session:
             query = sa.select(Journey).where(Journey.workspace_id == principal.workspace_id)
             # Archived journeys are hidden unless asked for by status.
             query = query.where(Journey.status == status if status else Journey.status != "archived")
@@ -276,7 +276,7 @@ class JourneyController(Controller):
 
     @get("/{journey_id:int}", sync_to_thread=True, summary="Get a journey with its draft")
     def get_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
-        with services.sessions() as session:
+        with services.reading() as session:
             return journey_out(session, _journey(session, principal, journey_id))
 
     @patch("/{journey_id:int}", sync_to_thread=True, summary="Rename or describe a journey")
@@ -316,7 +316,7 @@ class JourneyController(Controller):
     def validate_graph(
         self, services: Services, principal: Principal, journey_id: int, data: ValidateRequest | None = None
     ) -> ValidationResult:
-        with services.sessions() as session:
+        with services.reading() as session:
             journey = _journey(session, principal, journey_id)
             graph = data.graph if data and data.graph is not None else journey.draft
         _, problems = validate(graph, services.registry)
@@ -404,7 +404,7 @@ class JourneyController(Controller):
 
     @get("/{journey_id:int}/versions", sync_to_thread=True, summary="Published versions, newest first")
     def list_versions(self, services: Services, principal: Principal, journey_id: int) -> list[VersionOut]:
-        with services.sessions() as session:
+        with services.reading() as session:
             _journey(session, principal, journey_id)
             versions = (
                 session.execute(
@@ -420,7 +420,7 @@ class JourneyController(Controller):
 
     @get("/{journey_id:int}/versions/{number:int}", sync_to_thread=True, summary="One version with its graph")
     def get_version(self, services: Services, principal: Principal, journey_id: int, number: int) -> VersionOut:
-        with services.sessions() as session:
+        with services.reading() as session:
             _journey(session, principal, journey_id)
             version = session.execute(
                 sa.select(JourneyVersion).where(
@@ -433,7 +433,7 @@ class JourneyController(Controller):
 
     @get("/{journey_id:int}/stats", sync_to_thread=True, summary="Per-block and overall counts")
     def stats(self, services: Services, principal: Principal, journey_id: int) -> JourneyStats:
-        with services.sessions() as session:
+        with services.reading() as session:
             journey = _journey(session, principal, journey_id)
             nodes: dict[str, NodeStats] = {}
 
@@ -501,7 +501,7 @@ class JourneyController(Controller):
         if status not in ("waiting", "passed"):
             raise bad_request("/query/status", "status must be 'waiting' or 'passed'")
         after = decode_cursor(cursor)
-        with services.sessions() as session:
+        with services.reading() as session:
             _journey(session, principal, journey_id)
             if status == "waiting":
                 query = (

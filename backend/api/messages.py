@@ -334,7 +334,7 @@ class TestSendController(Controller):
         self, services: Services, principal: Principal, template_id: int, data: TestSendRequest
     ) -> TestSendOut:
         now = services.clock.now()
-        with services.sessions() as session:
+        with services.reading() as session:
             template = template_service.get_template(session, principal.workspace_id, template_id)
             if template is None:
                 raise not_found("template")

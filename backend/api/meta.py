@@ -48,7 +48,7 @@ class MetaController(Controller):
     @get("/vocabulary", sync_to_thread=True, summary="Names used in this workspace, for autocomplete")
     def vocabulary(self, services: Services, principal: Principal) -> Vocabulary:
         ws = principal.workspace_id
-        with services.sessions() as session:
+        with services.reading() as session:
             events = (
                 session.execute(
                     sa.select(Event.name).where(Event.workspace_id == ws).group_by(Event.name).order_by(Event.name)

@@ -218,7 +218,7 @@ class SessionController(Controller):
         info = read_session(request)
         if info is None:
             raise NotAuthorizedException("Not signed in")
-        with services.sessions() as session:
+        with services.reading() as session:
             return _session_out(session, _signed_in_user(session, info), info.principal.workspace_id, info.csrf)
 
     @patch("/me", sync_to_thread=True, summary="Change the signed-in user's language or name")

@@ -194,7 +194,7 @@ class TemplateController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
         cursor: str | None = None,
     ) -> Page[TemplateSummary]:
-        with services.sessions() as session:
+        with services.reading() as session:
             query = sa.select(Template).where(Template.workspace_id == principal.workspace_id)
             if q:
                 like = f"%{q.replace('%', '').replace('_', '')}%"
@@ -245,7 +245,7 @@ class TemplateController(Controller):
 
     @get("/{template_id:int}", sync_to_thread=True, summary="Get a template with its draft")
     def get_template(self, services: Services, principal: Principal, template_id: int) -> TemplateOut:
-        with services.sessions() as session:
+        with services.reading() as session:
             return template_out(session, _load(session, principal, template_id))
 
     @put("/{template_id:int}/draft", sync_to_thread=True, summary="Save the draft (syntax errors are reported)")
@@ -309,7 +309,7 @@ class TemplateController(Controller):
     def list_versions(
         self, services: Services, principal: Principal, template_id: int, channels: bool = False
     ) -> list[TemplateVersionOut]:
-        with services.sessions() as session:
+        with services.reading() as session:
             template = _load(session, principal, template_id)
             return [
                 TemplateVersionOut(
@@ -323,7 +323,7 @@ class TemplateController(Controller):
         self, services: Services, principal: Principal, template_id: int, data: PreviewRequest | None = None
     ) -> PreviewOut:
         data = data or PreviewRequest()
-        with services.sessions() as session:
+        with services.reading() as session:
             template = _load(session, principal, template_id)
             if data.contact_id is not None:
                 from backend.db.models import Contact

@@ -55,6 +55,25 @@ def _sqlite_begin_immediate(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if not conn.info.get("read_only") else "BEGIN")
 
 
+@contextmanager
+def read_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only: on SQLite its transactions start with a plain BEGIN instead of taking
+    the write lock, so reads never queue behind a long write (a tick batch, a big import)."""
+    with engine.connect() as conn:
+        conn.info["read_only"] = True
+        try:
+            yield conn
+        finally:
+            conn.info.pop("read_only", None)
+
+
+@contextmanager
+def read_session(engine: sa.Engine) -> Iterator[Session]:
+    """An ORM session over :func:`read_connection` (for GET handlers)."""
+    with read_connection(engine) as conn, Session(bind=conn) as session:
+        yield session
+
+
 def make_sessionmaker(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
