@@ -14,7 +14,7 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, screenshot, sign_in
+from tests.e2e.conftest import screenshot, sign_in
 from tests.e2e.live import LiveServer
 
 UI_TIMEOUT = 15_000
@@ -117,10 +117,7 @@ def test_compose_preview_and_send_a_test_email(page: Page, live_server: LiveServ
     page.get_by_test_id("preview-width-mobile").click()
     expect(frame).to_have_css("width", "375px")
     page.get_by_test_id("preview-width-desktop").click()
-    screenshot(page, "template-editor")
-    docs = ROOT / "docs" / "screenshots"
-    docs.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(docs / "template-editor.png"))
+    screenshot(page, "template-editor")  # artefact; docs/screenshots/ is refreshed by hand from test-artifacts/
 
     # The code view (CodeMirror, loaded on demand) shows the MJML; back to visual while untouched.
     page.get_by_test_id("email-view-code").click()
