@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 
-from backend.config import load_settings
+from backend.config import SettingsError, load_settings
 from backend.services import Services
 
 log = logging.getLogger("waymark")
@@ -198,7 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except SettingsError as exc:
+        sys.exit(f"waymark: {exc}")
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -44,28 +44,36 @@ def _secret(var_dir: Path) -> str:
     return key
 
 
+class SettingsError(ValueError):
+    """A ``WAYMARK_*`` variable has a value of the wrong kind; the message names the variable."""
+
+
+_FALSE = {"0", "false", "no", "off"}
+
+
 def load_settings(**overrides) -> Settings:
+    """Every field of :class:`Settings` reads ``WAYMARK_<FIELD>``; keyword arguments win (tests)."""
     env = os.environ
     var_dir = Path(overrides.pop("var_dir", None) or env.get("WAYMARK_VAR_DIR", "var")).resolve()
-    database_url = overrides.pop("database_url", None) or env.get(
-        "WAYMARK_DATABASE_URL", f"sqlite:///{var_dir / 'waymark.db'}"
-    )
-    values = {
-        "database_url": database_url,
-        "var_dir": var_dir,
-        "secret_key": env.get("WAYMARK_SECRET_KEY") or overrides.pop("secret_key", None) or _secret(var_dir),
-        "base_url": env.get("WAYMARK_BASE_URL", "http://127.0.0.1:8000"),
-        "host": env.get("WAYMARK_HOST", "127.0.0.1"),
-        "port": int(env.get("WAYMARK_PORT", "8000")),
-        "tick_seconds": float(env.get("WAYMARK_TICK_SECONDS", "1")),
-        "batch_size": int(env.get("WAYMARK_BATCH_SIZE", "5000")),
-        "smtp_url": env.get("WAYMARK_SMTP_URL") or None,
-        "dev_inbox": env.get("WAYMARK_DEV_INBOX", "1") not in ("0", "false", "no"),
-        "dev_inbox_port": int(env.get("WAYMARK_DEV_INBOX_PORT", "1025")),
-        "allow_private_webhooks": env.get("WAYMARK_ALLOW_PRIVATE_WEBHOOKS", "0") in ("1", "true", "yes"),
-        "track_opens": env.get("WAYMARK_TRACK_OPENS", "1") not in ("0", "false", "no"),
-        "track_clicks": env.get("WAYMARK_TRACK_CLICKS", "1") not in ("0", "false", "no"),
-        "unsubscribe_mailto": env.get("WAYMARK_UNSUBSCRIBE_MAILTO") or None,
-    }
+    values: dict = {"var_dir": var_dir}
+    for field in msgspec.structs.fields(Settings):
+        raw = env.get(f"WAYMARK_{field.name.upper()}")
+        if raw is None or field.name == "var_dir":
+            continue
+        if field.type is bool:
+            values[field.name] = raw.strip().lower() not in _FALSE
+        elif raw == "" and field.default is None:
+            values[field.name] = None  # an empty optional setting means "not set"
+        else:
+            values[field.name] = raw
+    values.setdefault("database_url", f"sqlite:///{var_dir / 'waymark.db'}")
     values.update(overrides)
-    return Settings(**values)
+    values.setdefault("secret_key", None)
+    if not values["secret_key"]:
+        values["secret_key"] = _secret(var_dir)
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = message.rsplit("$.", 1)[-1].rstrip("`") if "$." in message else ""
+        raise SettingsError(f"WAYMARK_{field.upper()}: {message.split(' - at ')[0]}") from None
