@@ -6,11 +6,11 @@ docs/api.md, "Bounces and complaints")."""
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.params import JSONBody
 
 from backend.api.app import INGEST_HANDLERS
-from backend.api.auth import Principal
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import bad_request
-from backend.services import Services
 from backend.tracking.bounces import MAX_NOTIFICATIONS, Notification, NotificationResult, process
 
 
@@ -31,7 +31,10 @@ class BounceController(Controller):
         ),
     )
     def bounces(
-        self, data: Notification | list[Notification], services: Services, principal: Principal
+        self,
+        data: JSONBody[Notification | list[Notification]],
+        services: ServicesDep,
+        principal: PrincipalDep,
     ) -> NotificationResult:
         items = data if isinstance(data, list) else [data]
         base = "" if isinstance(data, list) else None

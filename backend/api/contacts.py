@@ -10,14 +10,15 @@ from typing import Annotated, Any
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, delete, get, patch, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
 
 from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal, reading
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
 from backend.api.ingest import normalise_email, valid_timezone
-from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Subscription
 from backend.services import Services
 
@@ -25,8 +26,6 @@ _contacts = Contact.__table__
 _events = Event.__table__
 _subscriptions = Subscription.__table__
 
-Limit = Annotated[int, Parameter(ge=1, le=500, description="page size (default 50, max 500)")]
-Cursor = Annotated[str | None, Parameter(description="next_cursor of the previous page")]
 
 ExternalId = Annotated[str, Meta(min_length=1, max_length=255)]
 Email = Annotated[str, Meta(max_length=320)]
@@ -294,9 +293,11 @@ class ContactController(Controller):
     @get("/", sync_to_thread=True, summary="List or search contacts (newest first)")
     def list_contacts(
         self,
-        services: Services,
-        principal: Principal,
-        q: Annotated[str | None, Parameter(max_length=320, description="prefix of external id, email or phone")] = None,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        q: Annotated[
+            str | None, QueryParameter(max_length=320, description="prefix of external id, email or phone")
+        ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[ContactSummary]:
@@ -329,7 +330,9 @@ class ContactController(Controller):
         return Page(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
 
     @post("/", sync_to_thread=True, summary="Create a contact")
-    def create_contact(self, services: Services, principal: Principal, data: ContactCreate) -> ContactOut:
+    def create_contact(
+        self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[ContactCreate]
+    ) -> ContactOut:
         _check_fields(data.email, data.timezone)
         now = services.clock.now()
         values = msgspec.structs.asdict(data)
@@ -357,13 +360,17 @@ class ContactController(Controller):
             return contact_out(conn, services, _contact_row(conn, principal, contact_id))
 
     @get("/{contact_id:int}", sync_to_thread=True, summary="A contact with subscriptions and journeys")
-    def get_contact(self, services: Services, principal: Principal, contact_id: int) -> ContactOut:
+    def get_contact(self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]) -> ContactOut:
         with reading(services.engine) as conn:
             return contact_out(conn, services, _contact_row(conn, principal, contact_id))
 
     @patch("/{contact_id:int}", sync_to_thread=True, summary="Change some of a contact's fields")
     def patch_contact(
-        self, services: Services, principal: Principal, contact_id: int, data: ContactPatch
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        contact_id: FromPath[int],
+        data: JSONBody[ContactPatch],
     ) -> ContactOut:
         _check_fields(data.email, data.timezone)
         with services.engine.begin() as conn:
@@ -406,14 +413,19 @@ class ContactController(Controller):
             return contact_out(conn, services, _contact_row(conn, principal, contact_id))
 
     @delete("/{contact_id:int}", sync_to_thread=True, summary="Delete a contact with its events and enrollments")
-    def delete_contact(self, services: Services, principal: Principal, contact_id: int) -> None:
+    def delete_contact(self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]) -> None:
         with services.engine.begin() as conn:
             _contact_row(conn, principal, contact_id)
             conn.execute(sa.delete(_contacts).where(_contacts.c.id == contact_id))
 
     @get("/{contact_id:int}/events", sync_to_thread=True, summary="A contact's events, latest occurrence first")
     def contact_events(
-        self, services: Services, principal: Principal, contact_id: int, limit: Limit = 50, cursor: Cursor = None
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        contact_id: FromPath[int],
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Page[EventOut]:
         after = _decode_time_cursor(cursor)
         with reading(services.engine) as conn:
@@ -444,10 +456,10 @@ class EventController(Controller):
     @get("/", sync_to_thread=True, summary="Events as they arrived, newest first")
     def list_events(
         self,
-        services: Services,
-        principal: Principal,
-        name: Annotated[str | None, Parameter(max_length=200, description="only events with this name")] = None,
-        contact_id: Annotated[int | None, Parameter(description="only this contact's events")] = None,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        name: Annotated[str | None, QueryParameter(max_length=200, description="only events with this name")] = None,
+        contact_id: Annotated[int | None, QueryParameter(description="only this contact's events")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[EventOut]:

@@ -40,6 +40,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from backend.api.app import INGEST_HANDLERS
 from backend.api.auth import Principal
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem
 from backend.db.fastsql import FastSQL
 from backend.db.models import Contact, Enrollment, Event, OutboxMessage, StepLog, Subscription
@@ -1087,7 +1088,7 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(IdentifyMessage, single=True),
     )
-    async def identify(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def identify(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, "identify")
 
     @post(
@@ -1097,7 +1098,7 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(TrackMessage, single=True),
     )
-    async def track(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def track(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, "track")
 
     @post(
@@ -1107,7 +1108,7 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(PageMessage, single=True),
     )
-    async def page(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def page(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, "page")
 
     @post(
@@ -1117,7 +1118,7 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(ScreenMessage, single=True),
     )
-    async def screen(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def screen(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, "screen")
 
     @post(
@@ -1127,7 +1128,7 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(GroupMessage, single=True),
     )
-    async def group(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def group(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, "group")
 
     @post(
@@ -1137,7 +1138,7 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(AliasMessage, single=True),
     )
-    async def alias(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def alias(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, "alias")
 
     @post(
@@ -1147,7 +1148,7 @@ class IngestController(Controller):
         description=_RESPONSES + " The whole batch is validated first and stored in one transaction.",
         operation_class=_documented(BatchDoc, single=False),
     )
-    async def batch(self, request: Request, services: Services, principal: Principal) -> Success:
+    async def batch(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
         return await _handle(request, services, principal, None)
 
 

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.orm import Session
 
 from backend.api.auth import Principal
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, from_graph_problems, not_found
-from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.db.models import Contact, Enrollment, Journey, JourneyVersion, NodeCounter, StepLog, User
 from backend.engine.graph import empty_graph
 from backend.engine.validation import validate
@@ -223,11 +224,11 @@ class JourneyController(Controller):
     @get("/", sync_to_thread=True, summary="List journeys")
     def list_journeys(
         self,
-        services: Services,
-        principal: Principal,
-        status: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        status: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Page[JourneySummary]:
         with services.reading() as session:
             query = sa.select(Journey).where(Journey.workspace_id == principal.workspace_id)
@@ -255,7 +256,9 @@ class JourneyController(Controller):
         return Page(items=items, next_cursor=encode_cursor(journeys[-1].id) if more else None)
 
     @post("/", sync_to_thread=True, summary="Create a journey (as a draft)")
-    def create_journey(self, services: Services, principal: Principal, data: JourneyCreate) -> JourneyOut:
+    def create_journey(
+        self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[JourneyCreate]
+    ) -> JourneyOut:
         now = services.clock.now()
         with services.sessions.begin() as session:
             journey = Journey(
@@ -275,13 +278,17 @@ class JourneyController(Controller):
             return journey_out(session, journey)
 
     @get("/{journey_id:int}", sync_to_thread=True, summary="Get a journey with its draft")
-    def get_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+    def get_journey(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> JourneyOut:
         with services.reading() as session:
             return journey_out(session, _journey(session, principal, journey_id))
 
     @patch("/{journey_id:int}", sync_to_thread=True, summary="Rename or describe a journey")
     def patch_journey(
-        self, services: Services, principal: Principal, journey_id: int, data: JourneyPatch
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[JourneyPatch],
     ) -> JourneyOut:
         with services.sessions.begin() as session:
             journey = _journey(session, principal, journey_id)
@@ -294,7 +301,13 @@ class JourneyController(Controller):
             return journey_out(session, journey)
 
     @put("/{journey_id:int}/draft", sync_to_thread=True, summary="Save the draft graph (may be invalid)")
-    def save_draft(self, services: Services, principal: Principal, journey_id: int, data: DraftSave) -> DraftSaved:
+    def save_draft(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[DraftSave],
+    ) -> DraftSaved:
         with services.sessions.begin() as session:
             journey = _journey(session, principal, journey_id, lock=True)
             if journey.status == "archived":
@@ -314,7 +327,11 @@ class JourneyController(Controller):
 
     @post("/{journey_id:int}/validate", sync_to_thread=True, status_code=200, summary="Validate a graph")
     def validate_graph(
-        self, services: Services, principal: Principal, journey_id: int, data: ValidateRequest | None = None
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[ValidateRequest | None] = None,
     ) -> ValidationResult:
         with services.reading() as session:
             journey = _journey(session, principal, journey_id)
@@ -324,7 +341,11 @@ class JourneyController(Controller):
 
     @post("/{journey_id:int}/publish", sync_to_thread=True, summary="Publish the draft as a new version")
     def publish_journey(
-        self, services: Services, principal: Principal, journey_id: int, data: PublishRequest | None = None
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[PublishRequest | None] = None,
     ) -> VersionOut:
         with services.sessions.begin() as session:
             journey = _journey(session, principal, journey_id, lock=True)
@@ -347,15 +368,15 @@ class JourneyController(Controller):
         return out
 
     @post("/{journey_id:int}/pause", sync_to_thread=True, status_code=200, summary="Pause a published journey")
-    def pause_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+    def pause_journey(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> JourneyOut:
         return self._transition(services, principal, journey_id, publishing.pause)
 
     @post("/{journey_id:int}/resume", sync_to_thread=True, status_code=200, summary="Resume a paused journey")
-    def resume_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+    def resume_journey(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> JourneyOut:
         return self._transition(services, principal, journey_id, publishing.resume)
 
     @post("/{journey_id:int}/archive", sync_to_thread=True, status_code=200, summary="Archive a journey")
-    def archive_journey(self, services: Services, principal: Principal, journey_id: int) -> JourneyOut:
+    def archive_journey(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> JourneyOut:
         return self._transition(services, principal, journey_id, publishing.archive)
 
     def _transition(self, services: Services, principal: Principal, journey_id: int, action) -> JourneyOut:
@@ -373,7 +394,11 @@ class JourneyController(Controller):
 
     @post("/{journey_id:int}/duplicate", sync_to_thread=True, summary="Copy a journey into a new draft")
     def duplicate_journey(
-        self, services: Services, principal: Principal, journey_id: int, data: DuplicateRequest | None = None
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[DuplicateRequest | None] = None,
     ) -> JourneyOut:
         now = services.clock.now()
         with services.sessions.begin() as session:
@@ -395,7 +420,7 @@ class JourneyController(Controller):
             return journey_out(session, copy)
 
     @delete("/{journey_id:int}", sync_to_thread=True, summary="Delete a journey that was never published")
-    def delete_journey(self, services: Services, principal: Principal, journey_id: int) -> None:
+    def delete_journey(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> None:
         with services.sessions.begin() as session:
             journey = _journey(session, principal, journey_id)
             if journey.published_version_id is not None:
@@ -403,7 +428,9 @@ class JourneyController(Controller):
             session.delete(journey)
 
     @get("/{journey_id:int}/versions", sync_to_thread=True, summary="Published versions, newest first")
-    def list_versions(self, services: Services, principal: Principal, journey_id: int) -> list[VersionOut]:
+    def list_versions(
+        self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]
+    ) -> list[VersionOut]:
         with services.reading() as session:
             _journey(session, principal, journey_id)
             versions = (
@@ -419,7 +446,13 @@ class JourneyController(Controller):
             return [_version_out(v, names) for v in versions]
 
     @get("/{journey_id:int}/versions/{number:int}", sync_to_thread=True, summary="One version with its graph")
-    def get_version(self, services: Services, principal: Principal, journey_id: int, number: int) -> VersionOut:
+    def get_version(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        number: FromPath[int],
+    ) -> VersionOut:
         with services.reading() as session:
             _journey(session, principal, journey_id)
             version = session.execute(
@@ -432,7 +465,7 @@ class JourneyController(Controller):
             return _version_out(version, _user_names(session, {version.published_by}), with_graph=True)
 
     @get("/{journey_id:int}/stats", sync_to_thread=True, summary="Per-block and overall counts")
-    def stats(self, services: Services, principal: Principal, journey_id: int) -> JourneyStats:
+    def stats(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> JourneyStats:
         with services.reading() as session:
             journey = _journey(session, principal, journey_id)
             nodes: dict[str, NodeStats] = {}
@@ -490,13 +523,13 @@ class JourneyController(Controller):
     @get("/{journey_id:int}/nodes/{node_id:str}/contacts", sync_to_thread=True, summary="Contacts on a block")
     def node_contacts(
         self,
-        services: Services,
-        principal: Principal,
-        journey_id: int,
-        node_id: str,
-        status: str = "waiting",
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        node_id: FromPath[str],
+        status: FromQuery[str] = "waiting",
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Page[NodeContact]:
         if status not in ("waiting", "passed"):
             raise bad_request("/query/status", "status must be 'waiting' or 'passed'")
@@ -538,7 +571,11 @@ class JourneyController(Controller):
 
     @post("/{journey_id:int}/enrollments", sync_to_thread=True, status_code=200, summary="Enroll contacts by hand")
     def enroll_contacts(
-        self, services: Services, principal: Principal, journey_id: int, data: EnrollRequest
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[EnrollRequest],
     ) -> EnrollResponse:
         if not data.contact_ids and not data.external_ids:
             raise bad_request("/contact_ids", "give contact_ids or external_ids")

@@ -8,12 +8,13 @@ from typing import Annotated, Literal
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath, JSONBody
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import Principal, key_cache_of, reading
+from backend.api.auth import key_cache_of, reading
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, not_found
 from backend.db.models import ApiKey
-from backend.services import Services
 from backend.workspaces import new_key
 
 _keys = ApiKey.__table__
@@ -56,7 +57,7 @@ class KeyController(Controller):
     tags = ["keys"]
 
     @get("/", sync_to_thread=True, summary="The workspace's keys, newest first (revoked ones included)")
-    def list_keys(self, services: Services, principal: Principal) -> list[KeyOut]:
+    def list_keys(self, services: ServicesDep, principal: PrincipalDep) -> list[KeyOut]:
         with reading(services.engine) as conn:
             rows = conn.execute(
                 sa.select(_keys).where(_keys.c.workspace_id == principal.workspace_id).order_by(_keys.c.id.desc())
@@ -64,7 +65,7 @@ class KeyController(Controller):
         return [_out(r) for r in rows]
 
     @post("/", sync_to_thread=True, summary="Create a key; the response is the only time it is shown")
-    def create_key(self, services: Services, principal: Principal, data: KeyCreate) -> NewKeyOut:
+    def create_key(self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[KeyCreate]) -> NewKeyOut:
         with services.sessions.begin() as session:
             row, plain = new_key(session, principal.workspace_id, data.kind, data.name.strip())
             row.created_at = services.clock.now()
@@ -72,7 +73,13 @@ class KeyController(Controller):
             return NewKeyOut(**msgspec.structs.asdict(_out(row)), key=plain)
 
     @delete("/{key_id:int}", sync_to_thread=True, summary="Revoke a key (takes effect at once)")
-    def revoke_key(self, request: Request, services: Services, principal: Principal, key_id: int) -> None:
+    def revoke_key(
+        self,
+        request: Request,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        key_id: FromPath[int],
+    ) -> None:
         with services.engine.begin() as conn:
             row = conn.execute(
                 sa.select(_keys).where(_keys.c.id == key_id, _keys.c.workspace_id == principal.workspace_id)

@@ -11,17 +11,17 @@ from typing import Annotated, Any, Literal
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal, reading
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
-from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.api.sms import SegmentsOut, segments_out
 from backend.channels.push import subscriptions
 from backend.db.models import Contact, Event, OutboxMessage
 from backend.runtime.outbox import Dispatcher, retry_messages
-from backend.services import Services
 from backend.templates import service as template_service
 
 _outbox = OutboxMessage.__table__
@@ -31,7 +31,6 @@ _events = Event.__table__
 STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
 RETRYABLE = ("failed", "unknown", "skipped")
 Channel = Literal["email", "sms", "wechat", "push"]
-Limit = Annotated[int, Parameter(ge=1, le=500, description="page size (default 50, max 500)")]
 
 
 class ContactRef(msgspec.Struct, kw_only=True):
@@ -192,16 +191,16 @@ class MessageController(Controller):
     @get("/", sync_to_thread=True, summary="Messages, newest first (the failed-messages view filters on status)")
     def list_messages(
         self,
-        services: Services,
-        principal: Principal,
-        status: Annotated[str | None, Parameter(description="comma-separated statuses")] = None,
-        channel: str | None = None,
-        contact_id: Annotated[int | None, Parameter(ge=1, le=2**63 - 1)] = None,
-        journey_id: Annotated[int | None, Parameter(ge=1, le=2**63 - 1)] = None,
-        template: str | None = None,
-        test: bool = False,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        status: Annotated[str | None, QueryParameter(description="comma-separated statuses")] = None,
+        channel: FromQuery[str | None] = None,
+        contact_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        journey_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        template: FromQuery[str | None] = None,
+        test: FromQuery[bool] = False,
         limit: Limit = 50,
-        cursor: str | None = None,
+        cursor: Cursor = None,
     ) -> Page[MessageOut]:
         query = _query().where(_outbox.c.workspace_id == principal.workspace_id, _outbox.c.test.is_(test))
         statuses = _statuses(status)
@@ -228,7 +227,7 @@ class MessageController(Controller):
         )
 
     @get("/counts", sync_to_thread=True, summary="How many messages are in each status")
-    def counts(self, services: Services, principal: Principal, test: bool = False) -> dict[str, int]:
+    def counts(self, services: ServicesDep, principal: PrincipalDep, test: FromQuery[bool] = False) -> dict[str, int]:
         with reading(services.engine) as conn:
             found = dict(
                 conn.execute(
@@ -240,7 +239,7 @@ class MessageController(Controller):
         return {s: int(found.get(s, 0)) for s in STATUSES}
 
     @get("/{message_id:int}", sync_to_thread=True, summary="One message with its payload and events")
-    def get_message(self, services: Services, principal: Principal, message_id: int) -> MessageDetail:
+    def get_message(self, services: ServicesDep, principal: PrincipalDep, message_id: FromPath[int]) -> MessageDetail:
         with reading(services.engine) as conn:
             row = _load_message(conn, principal, message_id)
             extra = conn.execute(
@@ -271,7 +270,7 @@ class MessageController(Controller):
         )
 
     @post("/retry", sync_to_thread=True, status_code=200, summary="Queue failed, unknown or skipped messages again")
-    def retry(self, services: Services, principal: Principal, data: RetryRequest) -> RetryOut:
+    def retry(self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[RetryRequest]) -> RetryOut:
         ids = list(dict.fromkeys(data.ids))
         with reading(services.engine) as conn:
             found = dict(
@@ -331,7 +330,11 @@ class TestSendController(Controller):
         summary="Render the draft and send it now (a test: not retried, not reported)",
     )
     def test_send(
-        self, services: Services, principal: Principal, template_id: int, data: TestSendRequest
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        template_id: FromPath[int],
+        data: JSONBody[TestSendRequest],
     ) -> TestSendOut:
         now = services.clock.now()
         with services.reading() as session:
@@ -432,7 +435,7 @@ class SmsController(Controller):
     tags = ["templates"]
 
     @post("/segments", sync_to_thread=False, status_code=200, summary="Count SMS segments (GSM-7 / UCS-2)")
-    def segments(self, data: SegmentsRequest) -> SegmentsOut:
+    def segments(self, data: JSONBody[SegmentsRequest]) -> SegmentsOut:
         return segments_out(data.text)
 
 

@@ -7,11 +7,11 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, get
+from litestar.params import FromQuery
 
-from backend.api.auth import Principal
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.db.models import Contact, Event, Template
 from backend.engine.graph import Settings
-from backend.services import Services
 
 VOCABULARY_SAMPLE = 2000
 """Attribute keys and tags are collected from the most recently updated contacts, not all of them."""
@@ -34,7 +34,7 @@ class MetaController(Controller):
     tags = ["editor"]
 
     @get("/block-types", summary="Block types with their config JSON Schemas", sync_to_thread=False)
-    def block_types(self, services: Services, locale: str | None = None) -> list[dict[str, Any]]:
+    def block_types(self, services: ServicesDep, locale: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         return services.registry.describe(locale)
 
     @get("/journey-settings-schema", summary="JSON Schema of a journey's settings", sync_to_thread=False)
@@ -46,7 +46,7 @@ class MetaController(Controller):
         return schema
 
     @get("/vocabulary", sync_to_thread=True, summary="Names used in this workspace, for autocomplete")
-    def vocabulary(self, services: Services, principal: Principal) -> Vocabulary:
+    def vocabulary(self, services: ServicesDep, principal: PrincipalDep) -> Vocabulary:
         ws = principal.workspace_id
         with services.reading() as session:
             events = (

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
+from litestar.params import QueryParameter
 
 from backend.api.errors import bad_request
 
 T = TypeVar("T")
+
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="page size (default 50, max 500)")]
+Cursor = Annotated[str | None, QueryParameter(description="next_cursor of the previous page")]
 
 
 class Page(msgspec.Struct, Generic[T]):

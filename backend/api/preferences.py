@@ -18,9 +18,11 @@ from functools import partial
 import anyio
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from sqlalchemy.exc import SQLAlchemyError
 
 from backend.api.app import PUBLIC_HANDLERS
+from backend.api.deps import ServicesDep
 from backend.services import Services
 from backend.tracking import actions, i18n
 from backend.tracking.actions import Preferences
@@ -154,7 +156,9 @@ def _valid(services: Services, public_id: str, signature: str) -> bool:
 
 
 @get("/t/u/{public_id:str}/{signature:str}", include_in_schema=False, sync_to_thread=True)
-def preference_page(request: Request, services: Services, public_id: str, signature: str) -> Response:
+def preference_page(
+    request: Request, services: ServicesDep, public_id: FromPath[str], signature: FromPath[str]
+) -> Response:
     """Read only: shows the page, changes nothing."""
     if not _valid(services, public_id, signature):
         return not_found_page()
@@ -184,7 +188,9 @@ async def _form(request: Request) -> dict[str, list[str]] | None:
 
 
 @post("/t/u/{public_id:str}/{signature:str}", include_in_schema=False, status_code=200)
-async def preference_post(request: Request, services: Services, public_id: str, signature: str) -> Response:
+async def preference_post(
+    request: Request, services: ServicesDep, public_id: FromPath[str], signature: FromPath[str]
+) -> Response:
     if not _valid(services, public_id, signature):
         return not_found_page()
     form = await _form(request)

@@ -11,15 +11,16 @@ from typing import Annotated, Any, Literal
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET, UnsetType
 
 from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal, reading
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import bad_request, not_found
 from backend.channels import kinds
 from backend.channels.kinds import SECRET_PLACEHOLDER, ConfigProblem
 from backend.db.models import Provider
-from backend.services import Services
 
 _providers = Provider.__table__
 
@@ -195,7 +196,10 @@ class ProviderController(Controller):
 
     @get("/", sync_to_thread=True, summary="The workspace's providers (the first enabled one per channel is used)")
     def list_providers(
-        self, services: Services, principal: Principal, channel: Channel | None = None
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        channel: FromQuery[Channel | None] = None,
     ) -> list[ProviderOut]:
         with reading(services.engine) as conn:
             query = sa.select(_providers).where(_providers.c.workspace_id == principal.workspace_id)
@@ -205,7 +209,9 @@ class ProviderController(Controller):
         return [_out(r) for r in rows]
 
     @post("/", sync_to_thread=True, summary="Add a provider")
-    def create_provider(self, services: Services, principal: Principal, data: ProviderCreate) -> ProviderOut:
+    def create_provider(
+        self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[ProviderCreate]
+    ) -> ProviderOut:
         info = kinds.KINDS.get(data.kind)
         if info is None:
             raise bad_request("/kind", f"unknown provider kind {data.kind!r}; one of: {', '.join(sorted(kinds.KINDS))}")
@@ -235,13 +241,17 @@ class ProviderController(Controller):
             return _out(_load(conn, principal, pid))
 
     @get("/{provider_id:int}", sync_to_thread=True, summary="A provider (secrets hidden)")
-    def get_provider(self, services: Services, principal: Principal, provider_id: int) -> ProviderOut:
+    def get_provider(self, services: ServicesDep, principal: PrincipalDep, provider_id: FromPath[int]) -> ProviderOut:
         with reading(services.engine) as conn:
             return _out(_load(conn, principal, provider_id))
 
     @patch("/{provider_id:int}", sync_to_thread=True, summary="Change a provider (left-out secrets are kept)")
     def update_provider(
-        self, services: Services, principal: Principal, provider_id: int, data: ProviderPatch
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        provider_id: FromPath[int],
+        data: JSONBody[ProviderPatch],
     ) -> ProviderOut:
         with services.engine.begin() as conn:
             row = _load(conn, principal, provider_id, lock=True)
@@ -258,13 +268,13 @@ class ProviderController(Controller):
             return _out(_load(conn, principal, provider_id))
 
     @delete("/{provider_id:int}", sync_to_thread=True, summary="Remove a provider")
-    def delete_provider(self, services: Services, principal: Principal, provider_id: int) -> None:
+    def delete_provider(self, services: ServicesDep, principal: PrincipalDep, provider_id: FromPath[int]) -> None:
         with services.engine.begin() as conn:
             row = _load(conn, principal, provider_id)
             conn.execute(sa.delete(_providers).where(_providers.c.id == row.id))
 
     @post("/{provider_id:int}/test", sync_to_thread=True, status_code=200, summary="Test the connection")
-    def test_provider(self, services: Services, principal: Principal, provider_id: int) -> TestResult:
+    def test_provider(self, services: ServicesDep, principal: PrincipalDep, provider_id: FromPath[int]) -> TestResult:
         with reading(services.engine) as conn:
             row = _load(conn, principal, provider_id)
         try:

@@ -22,8 +22,10 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import JSONBody
 
 from backend.api.auth import Principal, SessionInfo
+from backend.api.deps import ServicesDep
 from backend.api.errors import ApiError
 from backend.db.models import Membership, User, Workspace
 from backend.services import Services
@@ -182,7 +184,7 @@ class SessionController(Controller):
     tags = ["session"]
 
     @post("/login", sync_to_thread=True, status_code=200, summary="Sign in with e-mail and password")
-    def login(self, services: Services, data: LoginRequest) -> Response[SessionOut]:
+    def login(self, services: ServicesDep, data: JSONBody[LoginRequest]) -> Response[SessionOut]:
         now = time.time()
         key = data.email.strip().lower()
         if _throttle.blocked(key, now):
@@ -210,11 +212,11 @@ class SessionController(Controller):
         return Response(out, cookies=_cookies(services, token, csrf))
 
     @post("/logout", status_code=204, sync_to_thread=False, summary="Sign out")
-    def logout(self, services: Services) -> Response[None]:
+    def logout(self, services: ServicesDep) -> Response[None]:
         return Response(None, status_code=204, cookies=_cookies(services, None, None))
 
     @get("/me", sync_to_thread=True, summary="The signed-in user and workspace")
-    def me(self, services: Services, request: Request) -> SessionOut:
+    def me(self, services: ServicesDep, request: Request) -> SessionOut:
         info = read_session(request)
         if info is None:
             raise NotAuthorizedException("Not signed in")
@@ -222,7 +224,7 @@ class SessionController(Controller):
             return _session_out(session, _signed_in_user(session, info), info.principal.workspace_id, info.csrf)
 
     @patch("/me", sync_to_thread=True, summary="Change the signed-in user's language or name")
-    def update_me(self, services: Services, request: Request, data: ProfilePatch) -> SessionOut:
+    def update_me(self, services: ServicesDep, request: Request, data: JSONBody[ProfilePatch]) -> SessionOut:
         info = read_session(request)
         if info is None:
             raise NotAuthorizedException("Not signed in")

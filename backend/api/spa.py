@@ -13,6 +13,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.compression.middleware import CompressionMiddleware
+from litestar.params import FromPath
 from litestar.static_files import create_static_files_router
 
 SPA_DIR = Path(os.environ.get("WAYMARK_SPA_DIR", Path(__file__).resolve().parents[2] / "frontend" / "dist"))
@@ -33,7 +34,7 @@ The API is already up: see <a href="/schema">/schema</a>.</p></body>"""
     sync_to_thread=False,
     cache_control=CacheControlHeader(no_cache=True),
 )
-def spa_index(path: str = "") -> Response:
+def spa_index(path: FromPath[str] = "") -> Response:
     if path.lstrip("/").startswith(RESERVED_PREFIXES):
         raise NotFoundException()
     index = SPA_DIR / "index.html"

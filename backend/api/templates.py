@@ -8,15 +8,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 import sqlalchemy as sa
 from litestar import Controller, MediaType, Request, Response, get, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal
+from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, bad_request, not_found
-from backend.api.pagination import Page, decode_cursor, encode_cursor
+from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.api.sms import SegmentsOut, segments_out
 from backend.db.models import Template, TemplateVersion
-from backend.services import Services
 from backend.templates import service
 from backend.templates.environment import TemplateProblem
 
@@ -188,11 +188,11 @@ class TemplateController(Controller):
     @get("/", sync_to_thread=True, summary="List templates")
     def list_templates(
         self,
-        services: Services,
-        principal: Principal,
-        q: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
-        cursor: str | None = None,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        q: FromQuery[str | None] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
     ) -> Page[TemplateSummary]:
         with services.reading() as session:
             query = sa.select(Template).where(Template.workspace_id == principal.workspace_id)
@@ -221,7 +221,9 @@ class TemplateController(Controller):
         return Page(items=items, next_cursor=encode_cursor(rows[-1].id) if more else None)
 
     @post("/", sync_to_thread=True, summary="Create a template (as a draft)")
-    def create_template(self, services: Services, principal: Principal, data: TemplateCreate) -> TemplateSaved:
+    def create_template(
+        self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[TemplateCreate]
+    ) -> TemplateSaved:
         with services.sessions.begin() as session:
             try:
                 template, problems = service.create_template(
@@ -244,13 +246,17 @@ class TemplateController(Controller):
             )
 
     @get("/{template_id:int}", sync_to_thread=True, summary="Get a template with its draft")
-    def get_template(self, services: Services, principal: Principal, template_id: int) -> TemplateOut:
+    def get_template(self, services: ServicesDep, principal: PrincipalDep, template_id: FromPath[int]) -> TemplateOut:
         with services.reading() as session:
             return template_out(session, _load(session, principal, template_id))
 
     @put("/{template_id:int}/draft", sync_to_thread=True, summary="Save the draft (syntax errors are reported)")
     def save_draft(
-        self, services: Services, principal: Principal, template_id: int, data: TemplateDraftSave
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        template_id: FromPath[int],
+        data: JSONBody[TemplateDraftSave],
     ) -> TemplateSaved:
         with services.sessions.begin() as session:
             template = _load(session, principal, template_id, lock=True)
@@ -273,7 +279,9 @@ class TemplateController(Controller):
             )
 
     @post("/{template_id:int}/publish", sync_to_thread=True, summary="Publish the draft as a new version")
-    def publish_template(self, services: Services, principal: Principal, template_id: int) -> TemplateVersionOut:
+    def publish_template(
+        self, services: ServicesDep, principal: PrincipalDep, template_id: FromPath[int]
+    ) -> TemplateVersionOut:
         with services.sessions.begin() as session:
             template = _load(session, principal, template_id, lock=True)
             version = service.publish(session, template, now=services.clock.now())
@@ -281,7 +289,11 @@ class TemplateController(Controller):
 
     @post("/{template_id:int}/duplicate", sync_to_thread=True, summary="Copy a template's draft under a new key")
     def duplicate_template(
-        self, services: Services, principal: Principal, template_id: int, data: TemplateDuplicate
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        template_id: FromPath[int],
+        data: JSONBody[TemplateDuplicate],
     ) -> TemplateSaved:
         with services.sessions.begin() as session:
             source = _load(session, principal, template_id)
@@ -307,7 +319,11 @@ class TemplateController(Controller):
 
     @get("/{template_id:int}/versions", sync_to_thread=True, summary="Published versions, newest first")
     def list_versions(
-        self, services: Services, principal: Principal, template_id: int, channels: bool = False
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        template_id: FromPath[int],
+        channels: FromQuery[bool] = False,
     ) -> list[TemplateVersionOut]:
         with services.reading() as session:
             template = _load(session, principal, template_id)
@@ -320,7 +336,11 @@ class TemplateController(Controller):
 
     @post("/{template_id:int}/preview", sync_to_thread=True, status_code=200, summary="Render for a contact")
     def preview(
-        self, services: Services, principal: Principal, template_id: int, data: PreviewRequest | None = None
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        template_id: FromPath[int],
+        data: JSONBody[PreviewRequest | None] = None,
     ) -> PreviewOut:
         data = data or PreviewRequest()
         with services.reading() as session:

@@ -11,12 +11,13 @@ the event still gets the recipient their pixel or their page, and the loss is lo
 from __future__ import annotations
 
 from litestar import MediaType, Request, Response, Router, get
+from litestar.params import FromPath
 
 from backend.api import bounces as _bounces  # noqa: F401 - registers POST /v1/bounces
 from backend.api import preferences as _preferences  # noqa: F401 - registers /t/u/…
 from backend.api.app import PUBLIC_HANDLERS
+from backend.api.deps import ServicesDep
 from backend.api.preferences import TRACKING_EXCEPTION_HANDLERS, not_found_page
-from backend.services import Services
 from backend.tracking import actions
 from backend.tracking.links import PIXEL_GIF, redirect_location
 from backend.tracking.signing import plausible_id, signer_for
@@ -30,7 +31,7 @@ MAX_INDEX_DIGITS = 6
 
 
 @get("/t/o/{public_id:str}/{signature:str}", include_in_schema=False, sync_to_thread=True)
-def open_pixel(request: Request, services: Services, public_id: str, signature: str) -> Response:
+def open_pixel(request: Request, services: ServicesDep, public_id: FromPath[str], signature: FromPath[str]) -> Response:
     signer = signer_for(services.settings.secret_key)
     if not (plausible_id(public_id) and signer.verify("o/" + public_id, signature)):
         return not_found_page()
@@ -40,7 +41,13 @@ def open_pixel(request: Request, services: Services, public_id: str, signature: 
 
 
 @get("/t/c/{public_id:str}/{index:str}/{signature:str}", include_in_schema=False, sync_to_thread=True)
-def click(request: Request, services: Services, public_id: str, index: str, signature: str) -> Response:
+def click(
+    request: Request,
+    services: ServicesDep,
+    public_id: FromPath[str],
+    index: FromPath[str],
+    signature: FromPath[str],
+) -> Response:
     signer = signer_for(services.settings.secret_key)
     if not (index.isdecimal() and index.isascii() and len(index) <= MAX_INDEX_DIGITS and plausible_id(public_id)):
         return not_found_page()
