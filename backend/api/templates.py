@@ -17,6 +17,7 @@ from backend.api.errors import ApiError, bad_request, not_found
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.api.sms import SegmentsOut, segments_out
 from backend.db.models import Template, TemplateVersion
+from backend.services import Services
 from backend.templates import service
 from backend.templates.environment import TemplateProblem
 
@@ -180,6 +181,22 @@ def _shape_error(exc: service.DraftShapeError, prefix: str = "/draft") -> ApiErr
     return bad_request(pointer, exc.message, "The template has problems")
 
 
+def _create(session, services: Services, principal: Principal, *, key: str, name: str, tags, draft) -> TemplateSaved:
+    try:
+        template, problems = service.create_template(
+            session, principal.workspace_id, key=key, name=name, tags=tags, draft=draft, now=services.clock.now()
+        )
+    except service.DuplicateKey:
+        raise ApiError(409, f"A template with the key {key!r} already exists") from None
+    except service.DraftShapeError as exc:
+        raise _shape_error(exc) from None
+    return TemplateSaved(
+        template_out(session, template),
+        [_problem_out(p, "/draft") for p in problems],
+        _sms_source(template.draft or {}),
+    )
+
+
 class TemplateController(Controller):
     path = "/templates"
     tags = ["templates"]
@@ -225,25 +242,7 @@ class TemplateController(Controller):
         self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[TemplateCreate]
     ) -> TemplateSaved:
         with services.sessions.begin() as session:
-            try:
-                template, problems = service.create_template(
-                    session,
-                    principal.workspace_id,
-                    key=data.key,
-                    name=data.name,
-                    tags=data.tags,
-                    draft=data.draft,
-                    now=services.clock.now(),
-                )
-            except service.DuplicateKey:
-                raise ApiError(409, f"A template with the key {data.key!r} already exists") from None
-            except service.DraftShapeError as exc:
-                raise _shape_error(exc) from None
-            return TemplateSaved(
-                template_out(session, template),
-                [_problem_out(p, "/draft") for p in problems],
-                _sms_source(template.draft or {}),
-            )
+            return _create(session, services, principal, key=data.key, name=data.name, tags=data.tags, draft=data.draft)
 
     @get("/{template_id:int}", sync_to_thread=True, summary="Get a template with its draft")
     def get_template(self, services: ServicesDep, principal: PrincipalDep, template_id: FromPath[int]) -> TemplateOut:
@@ -297,24 +296,14 @@ class TemplateController(Controller):
     ) -> TemplateSaved:
         with services.sessions.begin() as session:
             source = _load(session, principal, template_id)
-            try:
-                template, problems = service.create_template(
-                    session,
-                    principal.workspace_id,
-                    key=data.key,
-                    name=data.name or f"{source.name} (copy)"[:200],
-                    tags=list(source.tags or []),
-                    draft=source.draft,
-                    now=services.clock.now(),
-                )
-            except service.DuplicateKey:
-                raise ApiError(409, f"A template with the key {data.key!r} already exists") from None
-            except service.DraftShapeError as exc:
-                raise _shape_error(exc) from None
-            return TemplateSaved(
-                template_out(session, template),
-                [_problem_out(p, "/draft") for p in problems],
-                _sms_source(template.draft or {}),
+            return _create(
+                session,
+                services,
+                principal,
+                key=data.key,
+                name=data.name or f"{source.name} (copy)"[:200],
+                tags=list(source.tags or []),
+                draft=source.draft,
             )
 
     @get("/{template_id:int}/versions", sync_to_thread=True, summary="Published versions, newest first")

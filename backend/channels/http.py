@@ -1,28 +1,76 @@
 """The HTTP client shared by the HTTP providers (SMS, WeChat, Web Push).
 
 Provider base URLs are set by workspace admins and push endpoints come from contacts' browsers, so
-every request is checked like a webhook's (backend/channels/webhook.py): the host is resolved at send
+every request is checked like a webhook's: the host is resolved at send
 time, private / loopback / link-local targets are refused unless ``settings.allow_private_webhooks``,
 and the connection is pinned to the address that was checked. Redirects are never followed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from backend.channels.webhook import BlockedTarget, _retry_after, resolve_public
-
 USER_AGENT = "Waymark/1"
 RETRY_STATUSES = frozenset({408, 425, 429})
 
-__all__ = ["RETRY_STATUSES", "BlockedTarget", "GuardedHttp", "retry_after"]
+__all__ = ["RETRY_STATUSES", "BlockedTarget", "GuardedHttp", "resolve_public", "retry_after"]
+
+
+class BlockedTarget(Exception):
+    pass
+
+
+def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
+async def resolve_public(host: str, port: int) -> list[str]:
+    """The host's addresses, all of them public; raises :class:`BlockedTarget` otherwise."""
+    try:
+        literal = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise OSError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    for address in addresses:
+        if _forbidden(ipaddress.ip_address(address.split("%")[0])):
+            raise BlockedTarget(
+                f"refusing to call {host} ({address}): private, loopback or link-local addresses are not "
+                "allowed (set WAYMARK_ALLOW_PRIVATE_WEBHOOKS=1 to allow them)"
+            )
+    return addresses
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    return _retry_after(response)
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if the server sent one."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
 
 
 class GuardedHttp:

@@ -441,7 +441,7 @@ def test_a_webhook_4xx_is_permanent(ticker, services, workspace, http_sink, sett
 def test_private_loopback_and_link_local_targets_are_refused(host):
     import asyncio
 
-    from backend.channels.webhook import BlockedTarget, resolve_public
+    from backend.channels.http import BlockedTarget, resolve_public
 
     with pytest.raises(BlockedTarget):
         asyncio.run(resolve_public(host, 80))
@@ -450,7 +450,7 @@ def test_private_loopback_and_link_local_targets_are_refused(host):
 def test_public_addresses_pass_the_target_check():
     import asyncio
 
-    from backend.channels.webhook import resolve_public
+    from backend.channels.http import resolve_public
 
     assert asyncio.run(resolve_public("93.184.216.34", 443)) == ["93.184.216.34"]
     assert asyncio.run(resolve_public("2606:4700:4700::1111", 443)) == ["2606:4700:4700::1111"]
