@@ -74,11 +74,16 @@ export const templates = {
   list: (q?: string, cursor?: string | null) => api.get<Page<TemplateSummary>>('/api/templates', { q, cursor }),
   create: (body: { key: string; name: string; tags?: string[]; draft?: TemplateDraft }) => api.post<TemplateSaved>('/api/templates', body),
   get: (id: number | string) => api.get<Template>(template(id)),
-  save: (id: number | string, body: { draft?: TemplateDraft; name?: string; tags?: string[] }) => api.put<TemplateSaved>(`${template(id)}/draft`, body),
+  /** `revision`: the one the draft was loaded or last saved at; a stale one is refused with 409. */
+  save: (id: number | string, body: { draft?: TemplateDraft; name?: string; tags?: string[]; revision?: number }) =>
+    api.put<TemplateSaved>(`${template(id)}/draft`, body),
+  /** A new template with the draft and tags of `id` (201); 409 when `key` exists, 400 `/key` for a bad one. */
+  duplicate: (id: number | string, body: { key: string; name?: string }) => api.post<TemplateSaved>(`${template(id)}/duplicate`, body),
   publish: (id: number | string) => api.post<TemplateVersion>(`${template(id)}/publish`),
   versions: (id: number | string, channels = false) =>
     api.get<TemplateVersion[]>(`${template(id)}/versions`, { channels: channels ? 'true' : undefined }),
-  preview: (id: number | string, body: { channel: Channel; contact_id?: number | null; version?: number | null }) =>
+  /** `draft`: unsaved channel bodies to render instead of the stored draft (nothing is saved). */
+  preview: (id: number | string, body: { channel: Channel; contact_id?: number | null; version?: number | null; draft?: TemplateDraft }) =>
     api.post<TemplatePreview>(`${template(id)}/preview`, body),
   testSend: (id: number | string, body: TestSendRequest) => api.post<TestSendResult>(`${template(id)}/test-send`, body),
 };

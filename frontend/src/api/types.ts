@@ -156,12 +156,17 @@ export interface Subscription {
   auto_renew: boolean | null;
 }
 
+/** `Contact.journeys[].status` as `backend/api/contacts.py` returns it (`Enrollment.status`); `control`:
+ * a control-group member, held out of the journey's messages. Each has an `enrollment.<status>` label. */
+export const ENROLLMENT_STATUSES = ['active', 'completed', 'exited', 'control'] as const;
+export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
+
 export interface ContactJourney {
   journey_id: number;
   name: string;
   node_id: string | null;
   node_label: string | null;
-  status: string;
+  status: EnrollmentStatus;
   entered_at: string;
 }
 
@@ -237,6 +242,8 @@ export interface TemplateSummary {
 
 export interface Template extends TemplateSummary {
   draft: TemplateDraft;
+  /** Bumped by every draft save; sent back with the next save (409 when someone saved meanwhile). */
+  revision: number;
   published_version_id: number | null;
   created_at: string;
 }

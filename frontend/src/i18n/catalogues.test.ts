@@ -1,6 +1,7 @@
 /** Fails when any catalogue misses a key (or has one too many), a plural form its language needs,
  * a placeholder, or when the code uses a key English does not have. */
 import { describe, expect, it } from 'vitest';
+import { ENROLLMENT_STATUSES } from '../api/types';
 import { blockTypes } from '../test/fixtures';
 import { LANGUAGES } from './index';
 import en from './locales/en.json';
@@ -98,5 +99,12 @@ describe('keys used by the code', () => {
     expect([...fields].filter((f) => !enFlat.has(`schema.field.${f}`))).toEqual([]);
     expect([...values].filter((v) => !enFlat.has(`schema.enum.${v}`))).toEqual([]);
     expect([...kinds].filter((k) => !enFlat.has(`schema.kind.${k}`))).toEqual([]);
+  });
+
+  it('label exactly the enrollment statuses the API returns', () => {
+    // Contact.journeys[].status (backend/api/contacts.py, Enrollment.status); the rest of this file
+    // checks that every other language has the same keys.
+    const labelled = [...enFlat.keys()].filter((k) => k.startsWith('enrollment.')).map((k) => k.slice('enrollment.'.length));
+    expect(labelled.sort()).toEqual([...ENROLLMENT_STATUSES].sort());
   });
 });

@@ -1,21 +1,25 @@
-/** Live preview rendered by the server for a chosen contact: e-mail in a sandboxed iframe (no scripts,
- * desktop or mobile width), SMS as a phone bubble with its segments, WeChat as a template-message card,
- * push as a notification. */
+/** Live preview rendered by the server for a chosen contact — of the editor's in-memory draft (sent with
+ * the request, not waiting for the autosave) or of a published version: e-mail in a sandboxed iframe (no
+ * scripts, desktop or mobile width), SMS as a phone bubble with its segments, WeChat as a template-message
+ * card, push as a notification. */
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { contacts, templates } from '../api/endpoints';
-import type { Channel, ContactSummary, TemplatePreview } from '../api/types';
+import type { Channel, ContactSummary, TemplateDraft, TemplatePreview } from '../api/types';
 import { useDebounced } from '../components/useDebounced';
 import { countSegments, type SegmentCount } from './segments';
 import { TIcon } from './TIcon';
+
+/** The preview follows typing: it asks the server this long after the last change. */
+export const PREVIEW_DEBOUNCE_MS = 300;
 
 export const contactLabel = (c: Pick<ContactSummary, 'id' | 'email' | 'phone' | 'external_id'>) => c.email || c.phone || c.external_id || `#${c.id}`;
 
 interface PreviewPaneProps {
   templateId: string;
   channel: Channel;
-  /** Changes whenever the server has a newer draft. */
-  revision: number;
+  /** The editor's draft as it is now, saved or not: the preview renders its `channel` body. */
+  draft: TemplateDraft;
   contact: ContactSummary | null;
   onContact(contact: ContactSummary | null): void;
   onSendTest(): void;
@@ -25,19 +29,23 @@ interface PreviewPaneProps {
   onVersion(version: number | null): void;
 }
 
-export function PreviewPane({ templateId, channel, revision, contact, onContact, onSendTest, smsSource, version, onVersion }: PreviewPaneProps) {
+export function PreviewPane({ templateId, channel, draft, contact, onContact, onSendTest, smsSource, version, onVersion }: PreviewPaneProps) {
   const { t } = useTranslation();
   const [preview, setPreview] = useState<TemplatePreview | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const [width, setWidth] = useState<'desktop' | 'mobile'>('desktop');
   const generation = useRef(0);
+  // Only this channel's body (the server compiles every body it is sent, MJML included); none for a
+  // published version, which then does not ask again while the draft changes.
+  const body = version === null ? draft[channel] : undefined;
 
   useEffect(() => {
     const mine = ++generation.current;
     setLoading(true);
     const timer = setTimeout(() => {
-      templates.preview(templateId, { channel, contact_id: contact?.id ?? null, version }).then(
+      const unsaved = body !== undefined ? { draft: { [channel]: body } } : {};
+      templates.preview(templateId, { channel, contact_id: contact?.id ?? null, version, ...unsaved }).then(
         (result) => {
           if (mine !== generation.current) return;
           setPreview(result);
@@ -50,9 +58,9 @@ export function PreviewPane({ templateId, channel, revision, contact, onContact,
           setLoading(false);
         },
       );
-    }, 150);
+    }, PREVIEW_DEBOUNCE_MS);
     return () => clearTimeout(timer);
-  }, [templateId, channel, revision, contact?.id, version]);
+  }, [templateId, channel, body, contact?.id, version]);
 
   const fields = preview?.channel === channel ? preview.fields : null;
 

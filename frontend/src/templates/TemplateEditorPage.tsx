@@ -47,7 +47,7 @@ const channelOf = (p: TemplateProblem): Channel | null => (CHANNELS.find((c) => 
 function Editor({ template, vocabulary, onChanged }: { template: Template; vocabulary: Vocabulary | null; onChanged(): void }) {
   const { t } = useTranslation();
   const templateId = String(template.id);
-  const save = useTemplateAutosave(templateId);
+  const save = useTemplateAutosave(templateId, template.revision);
   const draft = useTemplateEditor((s) => s.draft);
   const problems = useTemplateEditor((s) => s.problems);
   const present = CHANNELS.filter((c) => draft[c] !== undefined);
@@ -62,6 +62,8 @@ function Editor({ template, vocabulary, onChanged }: { template: Template; vocab
   const hasChannel = draft[channel] !== undefined;
   const publishBlocked = problems.length > 0 || save.state !== 'saved' || present.length === 0 || publishing;
 
+  // Name and tags only: no revision (the server checks and bumps it for drafts), and the answer's
+  // revision is not taken over, so a draft saved elsewhere meanwhile still shows as a conflict.
   const saveMeta = async (patch: { name?: string; tags?: string[] }) => {
     try {
       await templates.save(templateId, patch);
@@ -211,7 +213,7 @@ function Editor({ template, vocabulary, onChanged }: { template: Template; vocab
           <PreviewPane
             templateId={templateId}
             channel={channel}
-            revision={save.savedCount}
+            draft={draft}
             contact={contact}
             onContact={setContact}
             onSendTest={() => setDialog('send')}

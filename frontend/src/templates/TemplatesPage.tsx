@@ -2,8 +2,9 @@
 import { useId, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
+import { ApiError } from '../api/client';
 import { templates } from '../api/endpoints';
-import type { TemplateDraft, TemplateSummary } from '../api/types';
+import type { TemplateSummary } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
 import { Empty, ErrorNotice, Loading } from '../components/States';
@@ -25,7 +26,9 @@ export function keyFromName(name: string): string {
     .slice(0, 60);
 }
 
+/** The server's rule for keys (`backend/api/templates.py`: `Key`). */
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+const KEY_MAX = 200;
 
 type Prompt = { kind: 'create' } | { kind: 'duplicate'; template: TemplateSummary };
 
@@ -139,13 +142,12 @@ export default function TemplatesPage() {
           title={t('templates.duplicateTitle')}
           confirm={t('journeys.duplicate')}
           initialName={t('journeys.copyOf', { name: prompt.template.name })}
-          initialKey={`${prompt.template.key}_copy`.slice(0, 200)}
+          initialKey={`${prompt.template.key}_copy`.slice(0, KEY_MAX)}
           testId="template-duplicate-dialog"
           onClose={() => setPrompt(null)}
           onConfirm={async (name, key) => {
-            // No duplicate endpoint: copy the draft and the tags into a new template.
-            const source = await templates.get(prompt.template.id);
-            await templates.create({ key, name, tags: source.tags, draft: source.draft as TemplateDraft });
+            // The server copies the draft and the tags (not the versions) under the new key.
+            await templates.duplicate(prompt.template.id, { key, name });
             toast(t('templates.duplicated', { name }));
             list.reload();
           }}
@@ -173,18 +175,24 @@ function CreateDialog({ title, confirm, initialName = '', initialKey, testId, on
   const [keyEdited, setKeyEdited] = useState(initialKey !== undefined);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  /** The server refused the key: taken (409) or not a valid key (400 at `/key`). */
+  const [refused, setRefused] = useState<{ key: string; reason: 'taken' | 'invalid' } | null>(null);
   const nameId = useId();
   const keyId = useId();
-  const keyValid = KEY.test(key);
+  const keyValid = KEY.test(key) && key.length <= KEY_MAX;
+  const keyRefused = refused?.key === key ? refused.reason : null;
   const submit = async () => {
     if (!name.trim() || !keyValid) return;
     setBusy(true);
     setError(null);
+    setRefused(null);
     try {
       await onConfirm(name.trim(), key);
       onClose();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError && err.status === 409) setRefused({ key, reason: 'taken' });
+      else if (err instanceof ApiError && err.status === 400 && err.problems.some((p) => p.pointer === '/key')) setRefused({ key, reason: 'invalid' });
+      else setError(err instanceof Error ? err.message : String(err));
       setBusy(false);
     }
   };
@@ -199,7 +207,7 @@ function CreateDialog({ title, confirm, initialName = '', initialKey, testId, on
           <button type="button" className="button" onClick={onClose}>
             {t('common.cancel')}
           </button>
-          <button type="submit" className="button primary" disabled={busy || !name.trim() || !keyValid} data-testid={`${testId}-confirm`}>
+          <button type="submit" className="button primary" disabled={busy || !name.trim() || !keyValid || keyRefused !== null} data-testid={`${testId}-confirm`}>
             {confirm}
           </button>
         </>
@@ -226,13 +234,21 @@ function CreateDialog({ title, confirm, initialName = '', initialKey, testId, on
         id={keyId}
         className="input mono"
         value={key}
+        maxLength={KEY_MAX}
+        aria-invalid={Boolean(key && !keyValid) || keyRefused !== null}
         onChange={(e) => {
           setKey(e.target.value);
           setKeyEdited(true);
         }}
         data-testid={`${testId}-key`}
       />
-      <p className={key && !keyValid ? 'field-error' : 'field-hint'}>{t('templates.keyHint')}</p>
+      {keyRefused === 'taken' ? (
+        <p className="field-error" role="alert" data-testid={`${testId}-key-error`}>
+          {t('templates.keyTaken', { key })}
+        </p>
+      ) : (
+        <p className={(key && !keyValid) || keyRefused !== null ? 'field-error' : 'field-hint'}>{t('templates.keyHint')}</p>
+      )}
       {error && <p className="form-error">{error}</p>}
     </Dialog>
   );
