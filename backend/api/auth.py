@@ -56,7 +56,7 @@ class KeyCache:
             hit = self._items.get(digest)
             if hit and hit[0] > now:
                 return hit[1]
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             row = conn.execute(
                 sa.select(ApiKey.id, ApiKey.workspace_id, ApiKey.kind, ApiKey.prefix).where(
                     ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
@@ -76,10 +76,6 @@ class KeyCache:
     def forget(self) -> None:
         with self._lock:
             self._items.clear()
-
-
-reading = read_connection
-"""Kept for the API modules: a connection for reads only (see ``db.session.read_connection``)."""
 
 
 def services_of(connection: ASGIConnection) -> Services:

@@ -14,12 +14,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import Principal, reading
+from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
 from backend.api.ingest import normalise_email, valid_timezone
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Subscription
+from backend.db.session import read_connection
 from backend.services import Services
 
 _contacts = Contact.__table__
@@ -324,7 +325,7 @@ class ContactController(Controller):
             query = query.where(sa.or_(*matches))
         if after is not None:
             query = query.where(_contacts.c.id < after)
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             rows = conn.execute(query.order_by(_contacts.c.id.desc()).limit(limit + 1)).all()
         items = [ContactSummary(**_summary_fields(r)) for r in rows[:limit]]
         return Page(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
@@ -361,7 +362,7 @@ class ContactController(Controller):
 
     @get("/{contact_id:int}", sync_to_thread=True, summary="A contact with subscriptions and journeys")
     def get_contact(self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]) -> ContactOut:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             return contact_out(conn, services, _contact_row(conn, principal, contact_id))
 
     @patch("/{contact_id:int}", sync_to_thread=True, summary="Change some of a contact's fields")
@@ -428,7 +429,7 @@ class ContactController(Controller):
         cursor: Cursor = None,
     ) -> Page[EventOut]:
         after = _decode_time_cursor(cursor)
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             _contact_row(conn, principal, contact_id)
             query = sa.select(_events).where(
                 _events.c.workspace_id == principal.workspace_id, _events.c.contact_id == contact_id
@@ -471,7 +472,7 @@ class EventController(Controller):
             query = query.where(_events.c.contact_id == contact_id)
         if after is not None:
             query = query.where(_events.c.id < after)
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             rows = conn.execute(query.order_by(_events.c.id.desc()).limit(limit + 1)).all()
         items = [_event_out(r) for r in rows[:limit]]
         return Page(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)

@@ -11,10 +11,11 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import key_cache_of, reading
+from backend.api.auth import key_cache_of
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, not_found
 from backend.db.models import ApiKey
+from backend.db.session import read_connection
 from backend.workspaces import new_key
 
 _keys = ApiKey.__table__
@@ -58,7 +59,7 @@ class KeyController(Controller):
 
     @get("/", sync_to_thread=True, summary="The workspace's keys, newest first (revoked ones included)")
     def list_keys(self, services: ServicesDep, principal: PrincipalDep) -> list[KeyOut]:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             rows = conn.execute(
                 sa.select(_keys).where(_keys.c.workspace_id == principal.workspace_id).order_by(_keys.c.id.desc())
             ).all()

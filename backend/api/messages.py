@@ -14,13 +14,14 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import Principal, reading
+from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.api.sms import SegmentsOut, segments_out
 from backend.channels.push import subscriptions
 from backend.db.models import Contact, Event, OutboxMessage
+from backend.db.session import read_connection
 from backend.runtime.outbox import Dispatcher, retry_messages
 from backend.templates import service as template_service
 
@@ -217,7 +218,7 @@ class MessageController(Controller):
         after = decode_cursor(cursor)
         if after is not None:
             query = query.where(_outbox.c.id < after)
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             rows = conn.execute(query.order_by(_outbox.c.id.desc()).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -228,7 +229,7 @@ class MessageController(Controller):
 
     @get("/counts", sync_to_thread=True, summary="How many messages are in each status")
     def counts(self, services: ServicesDep, principal: PrincipalDep, test: FromQuery[bool] = False) -> dict[str, int]:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             found = dict(
                 conn.execute(
                     sa.select(_outbox.c.status, sa.func.count())
@@ -240,7 +241,7 @@ class MessageController(Controller):
 
     @get("/{message_id:int}", sync_to_thread=True, summary="One message with its payload and events")
     def get_message(self, services: ServicesDep, principal: PrincipalDep, message_id: FromPath[int]) -> MessageDetail:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             row = _load_message(conn, principal, message_id)
             extra = conn.execute(
                 sa.select(_outbox.c.idempotency_key, _outbox.c.payload).where(_outbox.c.id == message_id)
@@ -272,7 +273,7 @@ class MessageController(Controller):
     @post("/retry", sync_to_thread=True, status_code=200, summary="Queue failed, unknown or skipped messages again")
     def retry(self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[RetryRequest]) -> RetryOut:
         ids = list(dict.fromkeys(data.ids))
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             found = dict(
                 conn.execute(
                     sa.select(_outbox.c.id, _outbox.c.status).where(
@@ -296,7 +297,7 @@ class MessageController(Controller):
         if wanted:
             now = services.clock.now()
             retry_messages(services.engine, principal.workspace_id, wanted, now=now, statuses=RETRYABLE)
-            with reading(services.engine) as conn:
+            with read_connection(services.engine) as conn:
                 retried = sorted(
                     conn.execute(
                         sa.select(_outbox.c.id).where(_outbox.c.id.in_(wanted), _outbox.c.status == "pending")
@@ -416,7 +417,7 @@ class TestSendController(Controller):
                 .returning(_outbox.c.id)
             ).scalar_one()
         asyncio.run(dispatcher.send_claimed([message_id], claim_until))
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             row = _load_message(conn, principal, message_id)
         status = row.status if row.status in ("sent", "failed", "skipped") else "failed"
         return TestSendOut(

@@ -15,12 +15,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET, UnsetType
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import Principal, reading
+from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import bad_request, not_found
 from backend.channels import kinds
 from backend.channels.kinds import SECRET_PLACEHOLDER, ConfigProblem
 from backend.db.models import Provider
+from backend.db.session import read_connection
 
 _providers = Provider.__table__
 
@@ -201,7 +202,7 @@ class ProviderController(Controller):
         principal: PrincipalDep,
         channel: FromQuery[Channel | None] = None,
     ) -> list[ProviderOut]:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             query = sa.select(_providers).where(_providers.c.workspace_id == principal.workspace_id)
             if channel:
                 query = query.where(_providers.c.channel == channel)
@@ -242,7 +243,7 @@ class ProviderController(Controller):
 
     @get("/{provider_id:int}", sync_to_thread=True, summary="A provider (secrets hidden)")
     def get_provider(self, services: ServicesDep, principal: PrincipalDep, provider_id: FromPath[int]) -> ProviderOut:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             return _out(_load(conn, principal, provider_id))
 
     @patch("/{provider_id:int}", sync_to_thread=True, summary="Change a provider (left-out secrets are kept)")
@@ -275,7 +276,7 @@ class ProviderController(Controller):
 
     @post("/{provider_id:int}/test", sync_to_thread=True, status_code=200, summary="Test the connection")
     def test_provider(self, services: ServicesDep, principal: PrincipalDep, provider_id: FromPath[int]) -> TestResult:
-        with reading(services.engine) as conn:
+        with read_connection(services.engine) as conn:
             row = _load(conn, principal, provider_id)
         try:
             provider = kinds.build(row.kind, row.channel, row.config or {}, services.settings)

@@ -30,8 +30,7 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +45,7 @@ from backend.channels.ratelimit import SendBudget
 from backend.channels.registry import ProviderSet
 from backend.db.models import Event as EventRow
 from backend.db.models import OutboxMessage, Template, Workspace
+from backend.db.session import read_connection
 from backend.engine.sdk import Contact, Needs
 from backend.runtime.events import IncomingEvent, handle_events
 from backend.runtime.snapshots import chunks, load_contacts, load_needs
@@ -194,7 +194,7 @@ class Dispatcher:
             if self.after_claim is not None:
                 self.after_claim(rows)
             jobs = self._prepare(rows, now)
-            with _reading(self.engine) as conn:
+            with read_connection(self.engine) as conn:
                 providers.load(conn, {r.workspace_id for r in rows})
             for part in chunks(jobs, self.chunk_size):
                 await self._run_chunk(list(part), providers, claim_until, report)
@@ -208,7 +208,7 @@ class Dispatcher:
     def _probe(self, now: datetime) -> tuple[bool, bool]:
         """Is anything due, is any lease stale? Read-only, so an idle worker polling every second
         never takes SQLite's write lock."""
-        with _reading(self.engine) as conn:
+        with read_connection(self.engine) as conn:
             due = conn.execute(
                 sa.select(_outbox.c.id).where(_outbox.c.status == "pending", _outbox.c.next_attempt_at <= now).limit(1)
             ).first()
@@ -289,7 +289,7 @@ class Dispatcher:
     # -- preparing -----------------------------------------------------------------------------
 
     def _prepare(self, rows: Sequence[Any], now: datetime) -> list[_Job]:
-        with _reading(self.engine) as conn:
+        with read_connection(self.engine) as conn:
             contacts = load_contacts(conn, {r.contact_id for r in rows if r.contact_id is not None})
             versions = self._resolve_versions(conn, rows)
             self._load_drafts(conn, [r for r in rows if (r.payload or {}).get("draft") and r.id not in self._drafts])
@@ -468,7 +468,7 @@ class Dispatcher:
         self.last_report = report
         providers = ProviderSet(self.settings, self.provider_overrides, engine=self.engine, clock=self.clock)
         try:
-            with _reading(self.engine) as conn:
+            with read_connection(self.engine) as conn:
                 rows = conn.execute(sa.select(_outbox).where(_outbox.c.id.in_(list(ids)))).all()
                 providers.load(conn, {r.workspace_id for r in rows})
             report.claimed = len(rows)
@@ -762,17 +762,6 @@ class Dispatcher:
             queued = queued or effects.work_queued
         if queued:
             self.services.waker.notify(conn)
-
-
-@contextmanager
-def _reading(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A read-only connection: on SQLite a plain BEGIN, not the write lock (see db/session.py)."""
-    with engine.connect() as conn:
-        conn.info["read_only"] = True
-        try:
-            yield conn
-        finally:
-            conn.info.pop("read_only", None)
 
 
 def _deliverable(contact: Contact, channel: str, payload: dict[str, Any]) -> bool:

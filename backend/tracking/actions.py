@@ -9,14 +9,13 @@ event is logged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from backend.db.models import Contact, OutboxMessage
+from backend.db.session import read_connection
 from backend.tracking import i18n
 from backend.tracking.recording import (
     NewEvent,
@@ -37,19 +36,8 @@ _contacts = Contact.__table__
 SOURCE = "tracking"
 
 
-@contextmanager
-def _reading(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A read-only connection: on SQLite a plain BEGIN, not the write lock (see db/session.py)."""
-    with engine.connect() as conn:
-        conn.info["read_only"] = True
-        try:
-            yield conn
-        finally:
-            conn.info.pop("read_only", None)
-
-
 def _lookup(services: Any, public_id: str) -> Any | None:
-    with _reading(services.engine) as conn:
+    with read_connection(services.engine) as conn:
         return find_message(conn, public_id)
 
 
@@ -206,7 +194,7 @@ def preferences(services: Any, public_id: str, accept_language: str | None = Non
     row = _lookup(services, public_id)
     if row is None:
         return None
-    with _reading(services.engine) as conn:
+    with read_connection(services.engine) as conn:
         return _preferences(conn, row, accept_language)
 
 
