@@ -46,7 +46,7 @@ def scan(engine: sa.Engine, graphs: GraphCache, now: datetime) -> ScanReport:
         workspaces = conn.execute(sa.select(Workspace.id)).scalars().all()
     for workspace_id in workspaces:
         with engine.connect() as conn:
-            versions = [(j, v, graphs.get(conn, v)) for j, v in live_versions(conn, workspace_id)]
+            versions = graphs.runnable(conn, live_versions(conn, workspace_id))
         for journey_id, version_id, compiled in versions:
             for node_id in compiled.triggers:
                 node = compiled.nodes[node_id]

@@ -59,10 +59,7 @@ def handle_events(
     effects = EventEffects()
     if not events:
         return effects
-    versions = [
-        (journey_id, version_id, cache.get(conn, version_id))
-        for journey_id, version_id in live_versions(conn, workspace_id)
-    ]
+    versions = cache.runnable(conn, live_versions(conn, workspace_id))
 
     _exit_and_convert(conn, cache, workspace_id, events, now, effects)
 
@@ -136,8 +133,11 @@ def _exit_and_convert(conn, cache, workspace_id, events, now, effects: EventEffe
         )
     ).all()
     exits, conversions = [], []
+    runnable = {v: compiled for _, v, compiled in cache.runnable(conn, {(0, r.version_id) for r in rows})}
     for enrollment_id, contact_id, version_id, status, converted_at in rows:
-        settings = cache.get(conn, version_id).settings
+        if version_id not in runnable:
+            continue  # a version that cannot run is set aside by the tick; its settings are unknown here
+        settings = runnable[version_id].settings
         names = names_by_contact[contact_id]
         goal = settings.goal
         if goal is not None and goal.event in names and converted_at is None:

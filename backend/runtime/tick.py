@@ -17,10 +17,10 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -30,6 +30,7 @@ from backend.clock import Clock
 from backend.db.fastsql import UTC, FastSQL, chunked_lines, copy_field, int_array
 from backend.engine.interpreter import Result, advance, needs_from
 from backend.engine.sdk import Contact, Event, Item
+from backend.engine.validation import GraphInvalid
 from backend.runtime.graphs import GraphCache
 from backend.runtime.snapshots import CONTACT_COLUMNS, json_dict, json_list, load_needs
 
@@ -68,6 +69,10 @@ class _Claimed:
     write can merge just this batch's changes into rows other transactions may have changed meanwhile."""
 
 
+SET_ASIDE_FOR = timedelta(minutes=5)
+"""How long contacts of a version that cannot run wait before it is tried again."""
+
+
 class Ticker:
     """Advances due enrollments. Stateless apart from the compiled-graph cache, so any number of
     workers can run one each against the same database."""
@@ -92,6 +97,9 @@ class Ticker:
         """Batches in flight at once on PostgreSQL (see :meth:`_run_concurrently`); SQLite has a single
         writer, so it always runs one."""
         self._claim_sql = _claim_sql(self.is_postgres)
+        self.after_claim: Callable[[list[int]], None] | None = None
+        """Test hook: called with the claimed enrollment ids inside the transaction, right after the claim
+        (the crash tests kill the process here)."""
 
     def run_until_idle(self, max_batches: int | None = None) -> BatchReport:
         """Run batches until nothing is due (or ``max_batches``); returns the totals."""
@@ -162,10 +170,17 @@ class Ticker:
                 report.claimed = claimed.count
                 if not claimed.count:
                     return report
+                if self.after_claim is not None:
+                    self.after_claim([i.enrollment_id for b in claimed.versions.values() for i in b.items])
 
                 results: list[tuple[int, int, int, Result]] = []
-                for version_id, batch in claimed.versions.items():
-                    compiled = self.cache.get(conn, version_id)
+                for version_id, batch in list(claimed.versions.items()):
+                    try:
+                        compiled = self.cache.get(conn, version_id)
+                    except GraphInvalid as exc:
+                        self._set_aside(fast, version_id, batch, now, exc)
+                        del claimed.versions[version_id]
+                        continue
                     mark = clock()
                     needs = needs_from(compiled, {item.node_id for item in batch.items})
                     if needs.subscriptions or needs.events:
@@ -202,6 +217,22 @@ class Ticker:
             phases["commit"] = clock() - mark
         report.seconds = clock() - started
         return report
+
+    def _set_aside(self, fast: FastSQL, version_id: int, batch: _VersionBatch, now: datetime, exc: GraphInvalid):
+        """A version that no longer compiles (e.g. its plugin block type was uninstalled) must not stop
+        every other journey's contacts: its enrollments wait and are retried later, loudly."""
+        log.error(
+            "journey version %s cannot run (%s); %d contacts wait %s before the next try",
+            version_id,
+            "; ".join(f"{p.pointer}: {p.message}" for p in exc.problems[:3]),
+            len(batch.items),
+            SET_ASIDE_FOR,
+        )
+        ids = [item.enrollment_id for item in batch.items]
+        in_list, params = fast.id_list(ids)
+        fast.conn.exec_driver_sql(
+            fast.sql(f"UPDATE enrollments SET due_at = ? WHERE id {in_list}"), (fast.dt(now + SET_ASIDE_FOR), *params)
+        )
 
     # -- claiming --------------------------------------------------------------------------------
 

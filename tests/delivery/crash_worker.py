@@ -44,21 +44,7 @@ def main() -> int:
 
     if args.mode == "tick":
         ticker = Ticker(services.engine, services.graphs, services.clock)
-        if hasattr(ticker, "after_claim"):
-            ticker.after_claim = lambda rows: stop_here("tick claimed", [r.id for r in rows])
-        else:
-            # The tick has no hook (any more): stop at the same point, inside the transaction right
-            # after the claim query locked the rows, by wrapping the claim step.
-            claim = ticker._claim
-
-            def claim_then_stop(fast, now):
-                claimed = claim(fast, now)
-                if claimed.count:
-                    ids = [i.enrollment_id for b in claimed.versions.values() for i in b.items]
-                    stop_here("tick claimed", ids)
-                return claimed
-
-            ticker._claim = claim_then_stop
+        ticker.after_claim = lambda ids: stop_here("tick claimed", ids)
         ticker.run_until_idle()
     else:
         dispatcher = Dispatcher(services)

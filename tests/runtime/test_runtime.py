@@ -357,3 +357,40 @@ def test_tick_batches_are_bounded(services, workspace, clock):
     assert ticker.run_batch().claimed == 50
     assert ticker.run_until_idle().claimed == 70
     assert all(e["node_id"] == "wait" for e in enrollments(services.engine, journey_id))
+
+
+def test_a_version_that_cannot_run_is_set_aside_without_stopping_others(services, ticker, workspace, clock):
+    """E.g. a plugin block type was uninstalled: its contacts wait, every other journey keeps moving."""
+    from backend.db.models import JourneyVersion
+    from backend.runtime.tick import SET_ASIDE_FOR
+
+    good_journey, _ = publish_graph(services, workspace.id, SIGNUP_FLOW, name="Good")
+    broken_graph = linear_graph(
+        {"id": "start", "type": "trigger.event", "config": {"event": "signup"}},
+        {"id": "ping", "type": "acme.uninstalled", "config": {}},
+    )
+    with services.sessions.begin() as session:
+        journey = Journey(workspace_id=workspace.id, name="Broken", draft=broken_graph, status="published")
+        session.add(journey)
+        session.flush()
+        session.add(JourneyVersion(workspace_id=workspace.id, journey_id=journey.id, number=1, graph=broken_graph))
+        session.flush()
+        broken_journey = journey.id
+    contact = add_contact(services.sessions, workspace.id)
+    track(services, workspace.id, contact, "signup")  # enters the good journey only: the broken one can't match
+    with services.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO enrollments (workspace_id, journey_id, version_id, contact_id, node_id, node_entered_at,"
+                " due_at, status, control, entered_at) SELECT :ws, :j, id, :c, 'start', :now, :now, 'active',"
+                " FALSE, :now FROM journey_versions WHERE journey_id = :j"
+            ).bindparams(sa.bindparam("now", type_=Journey.__table__.c.created_at.type)),
+            {"ws": workspace.id, "j": broken_journey, "c": contact, "now": clock.now()},
+        )
+
+    ticker.run_until_idle()
+
+    assert enrollments(services.engine, good_journey)[0]["node_id"] == "wait"
+    (stuck,) = enrollments(services.engine, broken_journey)
+    assert (stuck["node_id"], stuck["status"]) == ("start", "active")
+    assert stuck["due_at"] == clock.now() + SET_ASIDE_FOR
