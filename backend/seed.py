@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from backend.db.models import Journey, Workspace
+from backend.db.models import Contact, Journey, Subscription, Workspace
 from backend.runtime import publishing
 from backend.services import Services
 from backend.templates import service as templates
@@ -115,6 +116,36 @@ def abandoned_registration_graph(wait: str = "PT1M") -> dict:
     }
 
 
+DEMO_CONTACTS = [
+    {
+        "external_id": "demo-ana",
+        "email": "ana@example.com",
+        "attributes": {"first_name": "Ana", "last_name": "García", "plan": "pro", "city": "Madrid"},
+        "tags": ["newsletter"],
+        "timezone": "Europe/Madrid",
+        "locale": "es",
+    },
+    {
+        "external_id": "demo-wei",
+        "email": "wei@example.com",
+        "phone": "+8613800138000",
+        "attributes": {"first_name": "伟", "last_name": "王", "plan": "vip", "city": "上海"},
+        "tags": ["vip"],
+        "timezone": "Asia/Shanghai",
+        "locale": "zh-CN",
+    },
+    {
+        "external_id": "demo-zofia",
+        "email": "zofia@example.com",
+        "phone": "+48500100200",
+        "attributes": {"first_name": "Zofia", "last_name": "Wiśniewska", "plan": "free", "city": "Kraków"},
+        "tags": [],
+        "timezone": "Europe/Warsaw",
+        "locale": "pl",
+    },
+]
+
+
 @dataclass
 class DemoCredentials:
     workspace: str
@@ -147,6 +178,7 @@ def seed_demo(services: Services, *, password: str | None = None) -> DemoCredent
         create_user(session, OWNER_EMAIL, password, "Demo Owner", workspace_id=ws.id)
         _create_template(session, services, ws.id)
         now = services.clock.now()
+        _create_contacts(session, ws.id, now)
         journey = Journey(
             workspace_id=ws.id,
             name="Abandoned registration recovery",
@@ -180,3 +212,25 @@ def _create_template(session, services: Services, workspace_id: int) -> None:
         now=now,
     )
     templates.publish(session, template, now=now)
+
+
+def _create_contacts(session, workspace_id: int, now) -> None:
+    """A few people to preview templates for, in the languages the editor speaks."""
+    for fields in DEMO_CONTACTS:
+        contact = Contact(workspace_id=workspace_id, created_at=now, updated_at=now, **fields)
+        session.add(contact)
+        session.flush()
+        if fields["attributes"]["plan"] == "vip":
+            session.add(
+                Subscription(
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    external_id="demo-sub-1",
+                    name="VIP membership",
+                    start_at=now - timedelta(days=358),
+                    end_at=now + timedelta(days=7),
+                    duration="P1Y",
+                    auto_renew=False,
+                    auto_renew_before=True,
+                )
+            )
