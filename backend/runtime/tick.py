@@ -17,10 +17,12 @@ import gc
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -206,9 +208,9 @@ class Ticker:
                     for block_type, secs in result.seconds_per_node.items():
                         report.seconds_per_block[block_type] = report.seconds_per_block.get(block_type, 0.0) + secs
                     if self.profile:
-                        for step in result.steps:
-                            block_type = compiled.nodes[step.node_id].block.type
-                            report.steps_per_block[block_type] = report.steps_per_block.get(block_type, 0) + 1
+                        for node_id, count in Counter(map(_node_of, result.steps)).items():
+                            block_type = compiled.nodes[node_id].block.type
+                            report.steps_per_block[block_type] = report.steps_per_block.get(block_type, 0) + count
 
                 mark = clock()
                 report.steps, report.messages = self._persist(fast, results, claimed, now, phases if timer else None)
@@ -571,6 +573,7 @@ class Ticker:
 
 
 _MISSING = object()
+_node_of = attrgetter("node_id")
 
 _GROUPED_MAX = 64
 """SQLite: with up to this many distinct value tuples in a batch, write one statement per tuple over a
