@@ -18,6 +18,9 @@ class Settings(msgspec.Struct, kw_only=True):
     port: int = 8000
     tick_seconds: float = 1.0
     batch_size: int = 5000
+    tick_concurrency: int = 1
+    """PostgreSQL: batches each worker keeps in flight (2 overlaps interpreting with the database's writes;
+    see the README's Performance section). SQLite always runs one."""
     smtp_url: str | None = None
     """``smtp://user:pass@host:port?tls=starttls|ssl|none&from=Name <addr>``; default: the dev inbox."""
     dev_inbox: bool = True

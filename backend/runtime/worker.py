@@ -26,7 +26,13 @@ class Worker:
     def __init__(self, services: Services, *, name: str = "worker") -> None:
         self.services = services
         self.name = name
-        self.ticker = Ticker(services.engine, services.graphs, services.clock, services.settings.batch_size)
+        self.ticker = Ticker(
+            services.engine,
+            services.graphs,
+            services.clock,
+            services.settings.batch_size,
+            concurrent_batches=services.settings.tick_concurrency,
+        )
         self.dispatcher = Dispatcher(services)
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []

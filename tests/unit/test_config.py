@@ -33,3 +33,12 @@ def test_a_wrong_value_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("WAYMARK_BATCH_SIZE", "lots")
     with pytest.raises(SettingsError, match="WAYMARK_BATCH_SIZE"):
         load_settings(var_dir=str(tmp_path))
+
+
+def test_workers_use_the_configured_tick_concurrency(tmp_path, monkeypatch, engine):
+    from backend.runtime.worker import Worker
+    from backend.services import Services
+
+    monkeypatch.setenv("WAYMARK_TICK_CONCURRENCY", "2")
+    worker = Worker(Services.create(load_settings(var_dir=str(tmp_path)), engine=engine))
+    assert worker.ticker.concurrent_batches == 2
