@@ -213,6 +213,24 @@ def _version_out(version: JourneyVersion, names: dict[int, str], *, with_graph: 
     )
 
 
+def _new_draft(session: Session, principal: Principal, now: datetime, name: str, description: str, graph) -> Journey:
+    journey = Journey(
+        workspace_id=principal.workspace_id,
+        name=name,
+        description=description,
+        status="draft",
+        draft=graph,
+        draft_revision=1,
+        created_at=now,
+        updated_at=now,
+        created_by=principal.user_id,
+        updated_by=principal.user_id,
+    )
+    session.add(journey)
+    session.flush()
+    return journey
+
+
 def _graph_or_empty(graph: dict[str, Any] | None) -> dict[str, Any]:
     return graph if graph is not None else empty_graph()
 
@@ -261,20 +279,7 @@ class JourneyController(Controller):
     ) -> JourneyOut:
         now = services.clock.now()
         with services.sessions.begin() as session:
-            journey = Journey(
-                workspace_id=principal.workspace_id,
-                name=data.name,
-                description=data.description,
-                status="draft",
-                draft=_graph_or_empty(data.graph),
-                draft_revision=1,
-                created_at=now,
-                updated_at=now,
-                created_by=principal.user_id,
-                updated_by=principal.user_id,
-            )
-            session.add(journey)
-            session.flush()
+            journey = _new_draft(session, principal, now, data.name, data.description, _graph_or_empty(data.graph))
             return journey_out(session, journey)
 
     @get("/{journey_id:int}", sync_to_thread=True, summary="Get a journey with its draft")
@@ -403,21 +408,8 @@ class JourneyController(Controller):
         now = services.clock.now()
         with services.sessions.begin() as session:
             source = _journey(session, principal, journey_id)
-            copy = Journey(
-                workspace_id=principal.workspace_id,
-                name=(data.name if data and data.name else f"{source.name} (copy)")[:200],
-                description=source.description,
-                status="draft",
-                draft=source.draft,
-                draft_revision=1,
-                created_at=now,
-                updated_at=now,
-                created_by=principal.user_id,
-                updated_by=principal.user_id,
-            )
-            session.add(copy)
-            session.flush()
-            return journey_out(session, copy)
+            name = (data.name if data and data.name else f"{source.name} (copy)")[:200]
+            return journey_out(session, _new_draft(session, principal, now, name, source.description, source.draft))
 
     @delete("/{journey_id:int}", sync_to_thread=True, summary="Delete a journey that was never published")
     def delete_journey(self, services: ServicesDep, principal: PrincipalDep, journey_id: FromPath[int]) -> None:

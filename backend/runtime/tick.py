@@ -34,7 +34,7 @@ from backend.engine.interpreter import Result, advance, needs_from
 from backend.engine.sdk import Contact, Event, Item
 from backend.engine.validation import GraphInvalid
 from backend.runtime.graphs import GraphCache
-from backend.runtime.snapshots import CONTACT_COLUMNS, json_dict, json_list, load_needs
+from backend.runtime.snapshots import CONTACT_COLUMNS, contact_from_row, json_dict, json_list, load_needs
 
 log = logging.getLogger(__name__)
 
@@ -271,18 +271,8 @@ class Ticker:
             if contact is None:
                 # One snapshot per contact even when it has several journeys due in this batch: the
                 # second journey's blocks must see the first one's tags.
-                contact = contacts[contact_id] = Contact(
-                    id=contact_id,
-                    external_id=external_id,
-                    attributes=json_dict(attributes),
-                    tags=set(json_list(tags)),
-                    email=email,
-                    phone=phone,
-                    wechat_openid=openid,
-                    push_tokens=json_list(push_tokens),
-                    consent=json_dict(consent),
-                    timezone=tz,
-                    locale=locale,
+                contact = contacts[contact_id] = contact_from_row(
+                    contact_id, external_id, attributes, tags, email, phone, openid, push_tokens, consent, tz, locale
                 )
                 if originals is not None:
                     originals[contact_id] = (tags, attributes)
