@@ -602,7 +602,7 @@ class JourneyController(Controller):
                             Contact.workspace_id == principal.workspace_id,
                             Contact.external_id.in_(data.external_ids),
                         )
-                    )
+                    ).all()
                 )
                 ids.update(found.values())
                 unknown += [e for e in data.external_ids if e not in found]
