@@ -58,8 +58,11 @@ def live_server(tmp_path_factory, spa_dist, mailbox) -> LiveServer:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path):
+    """Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this thread while
+    it is open, and a later test in the same process that calls ``asyncio.run()`` (the dispatcher does)
+    would fail. pytest tears module fixtures down before the next module's tests run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
