@@ -11,31 +11,24 @@ export function Layout({ children }: { children: ReactNode }) {
   const { t } = useTranslation();
   const session = useSession((s) => s.session);
   const signOut = useSession((s) => s.signOut);
+  const nav = [
+    { to: '/journeys', icon: 'route', label: t('nav.journeys'), testId: 'nav-journeys' },
+    { to: '/contacts', icon: 'users', label: t('nav.contacts'), testId: 'nav-contacts' },
+    { to: '/templates', icon: 'mail', label: t('nav.templates'), testId: 'nav-templates' },
+    { to: '/messages', icon: 'send', label: t('nav.messages'), testId: 'nav-messages' },
+    { to: '/settings/providers', icon: 'settings', label: t('nav.providers'), testId: 'nav-providers' },
+  ];
   return (
     <div className="app">
       <header className="topbar">
         <Logo />
         <nav className="nav" aria-label={t('nav.main')}>
-          <NavLink to="/journeys" data-testid="nav-journeys">
-            <Icon name="route" />
-            {t('nav.journeys')}
-          </NavLink>
-          <NavLink to="/contacts" data-testid="nav-contacts">
-            <Icon name="users" />
-            {t('nav.contacts')}
-          </NavLink>
-          <NavLink to="/templates" data-testid="nav-templates">
-            <Icon name="mail" />
-            {t('nav.templates')}
-          </NavLink>
-          <NavLink to="/messages" data-testid="nav-messages">
-            <Icon name="send" />
-            {t('nav.messages')}
-          </NavLink>
-          <NavLink to="/settings/providers" data-testid="nav-providers">
-            <Icon name="settings" />
-            {t('nav.providers')}
-          </NavLink>
+          {nav.map((item) => (
+            <NavLink key={item.to} to={item.to} data-testid={item.testId}>
+              <Icon name={item.icon} />
+              {item.label}
+            </NavLink>
+          ))}
         </nav>
         <div className="topbar-end">
           {session && (

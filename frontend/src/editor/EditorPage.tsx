@@ -14,6 +14,7 @@ import { ErrorNotice, Loading } from '../components/States';
 import { StatusBadge } from '../components/StatusBadge';
 import { toast } from '../components/toast';
 import { useAsync } from '../components/useAsync';
+import { VersionsDialog } from '../components/VersionsDialog';
 import { useFormat } from '../i18n/format';
 import { Canvas } from './Canvas';
 import { toCanvas, toGraph } from './graph';
@@ -26,7 +27,6 @@ import { SaveIndicator, type SaveState } from '../components/SaveIndicator';
 import { useAutosave } from './useAutosave';
 import { useShortcuts } from './useShortcuts';
 import { useStatsPolling } from './useStatsPolling';
-import { VersionsDialog } from './VersionsDialog';
 import './editor.css';
 
 export default function EditorPage() {
@@ -153,7 +153,7 @@ function Editor({ journey, blockTypes, vocabulary, onJourneyChanged }: EditorPro
           onConfirm={publish}
         />
       )}
-      {dialog === 'versions' && <VersionsDialog journeyId={journeyId} onClose={() => setDialog(null)} />}
+      {dialog === 'versions' && <JourneyVersionsDialog journeyId={journeyId} onClose={() => setDialog(null)} />}
     </div>
   );
 }
@@ -231,5 +231,30 @@ function Toolbar({ journey, saveState, totals, onFit, onPublish, onVersions }: T
         {t('editor.publish')}
       </button>
     </div>
+  );
+}
+
+/** Who published which version, when, and why. */
+function JourneyVersionsDialog({ journeyId, onClose }: { journeyId: string; onClose(): void }) {
+  const { t } = useTranslation();
+  const versions = useAsync(() => journeys.versions(journeyId), [journeyId]);
+  return (
+    <VersionsDialog
+      versions={versions}
+      publishedAt={(v) => v.published_at}
+      columns={
+        <>
+          <th>{t('versions.publishedBy')}</th>
+          <th>{t('versions.note')}</th>
+        </>
+      }
+      cells={(v) => (
+        <>
+          <td>{v.published_by ?? '—'}</td>
+          <td>{v.note || '—'}</td>
+        </>
+      )}
+      onClose={onClose}
+    />
   );
 }

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { journeys } from '../api/endpoints';
+import { LoadMore } from '../components/PagedTable';
 import { Empty, ErrorNotice, Loading } from '../components/States';
 import { usePaged } from '../components/usePaged';
 import { useFormat } from '../i18n/format';
@@ -51,11 +52,7 @@ export function NodeContacts({ journeyId, nodeId }: { journeyId: string; nodeId:
           ))}
         </ul>
       )}
-      {list.hasMore && (
-        <button type="button" className="button wide" onClick={list.more} disabled={list.loading}>
-          {t('common.loadMore')}
-        </button>
-      )}
+      <LoadMore list={list} />
       <button type="button" className="button ghost small" onClick={list.reload}>
         {t('common.refresh')}
       </button>

@@ -2,6 +2,8 @@ import { memo, useMemo, useState, type DragEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { BlockType } from '../api/types';
 import { Icon } from '../components/Icon';
+import { matchesQuery, normaliseQuery } from '../components/search';
+import { SearchBox } from '../components/SearchBox';
 import { humanize } from '../schema-form/schema';
 
 export const DRAG_TYPE = 'application/x-waymark-block';
@@ -30,11 +32,8 @@ export const Palette = memo(function Palette({ blockTypes, onAdd }: PaletteProps
   const { t } = useTranslation();
   const [query, setQuery] = useState('');
   const groups = useMemo(() => {
-    const q = query.trim().toLowerCase();
-    const matching = q
-      ? blockTypes.filter((b) => [b.label, b.description, b.type].some((text) => text.toLowerCase().includes(q)))
-      : blockTypes;
-    return groupByCategory(matching);
+    const q = normaliseQuery(query);
+    return groupByCategory(blockTypes.filter((b) => matchesQuery(q, b.label, b.description, b.type)));
   }, [blockTypes, query]);
 
   const startDrag = (event: DragEvent, type: string) => {
@@ -45,19 +44,7 @@ export const Palette = memo(function Palette({ blockTypes, onAdd }: PaletteProps
 
   return (
     <aside className="palette" aria-label={t('palette.title')}>
-      <div className="palette-search">
-        <Icon name="search" size={14} />
-        <input
-          className="input"
-          type="search"
-          value={query}
-          onChange={(e) => setQuery(e.target.value)}
-          placeholder={t('palette.search')}
-          aria-label={t('palette.search')}
-          data-testid="palette-search"
-          id="palette-search"
-        />
-      </div>
+      <SearchBox className="palette-search" iconSize={14} value={query} onChange={setQuery} label={t('palette.search')} testId="palette-search" id="palette-search" />
       <div className="palette-groups">
         {groups.length === 0 && <p className="muted small">{t('palette.noMatch')}</p>}
         {groups.map(([category, types]) => (

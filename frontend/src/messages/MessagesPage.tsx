@@ -6,7 +6,7 @@ import { Link } from 'react-router';
 import { messages } from '../api/endpoints';
 import type { Message, MessageStatus } from '../api/types';
 import { Icon } from '../components/Icon';
-import { Empty, ErrorNotice, Loading } from '../components/States';
+import { PagedTable } from '../components/PagedTable';
 import { toast } from '../components/toast';
 import { useAsync } from '../components/useAsync';
 import { usePaged } from '../components/usePaged';
@@ -17,6 +17,8 @@ const PROBLEM_STATUSES: MessageStatus[] = ['failed', 'unknown', 'skipped'];
 const ALL_STATUSES: MessageStatus[] = ['failed', 'unknown', 'skipped', 'pending', 'sending', 'sent'];
 const CHANNELS = ['', 'email', 'sms', 'wechat', 'push', 'webhook'] as const;
 const RETRYABLE = new Set<string>(PROBLEM_STATUSES);
+/** The default filter: every status that did not go out. */
+const PROBLEMS = PROBLEM_STATUSES.join(',');
 
 export function contactText(m: Message): string {
   const c = m.contact;
@@ -27,7 +29,7 @@ export function contactText(m: Message): string {
 export default function MessagesPage() {
   const { t } = useTranslation();
   const fmt = useFormat();
-  const [status, setStatus] = useState<string>(PROBLEM_STATUSES.join(','));
+  const [status, setStatus] = useState<string>(PROBLEMS);
   const [channel, setChannel] = useState<string>('');
   const list = usePaged((cursor) => messages.list({ status, channel, cursor }), [status, channel]);
   const counts = useAsync(() => messages.counts(), [list.items.length]);
@@ -73,7 +75,7 @@ export default function MessagesPage() {
       <p className="muted">{t('messages.intro')}</p>
       <div className="filters">
         <div className="tabs small" role="tablist" aria-label={t('messages.status')}>
-          <button type="button" role="tab" aria-selected={status === PROBLEM_STATUSES.join(',')} className={`tab${status === PROBLEM_STATUSES.join(',') ? ' active' : ''}`} onClick={() => setStatus(PROBLEM_STATUSES.join(','))} data-testid="messages-filter-problems">
+          <button type="button" role="tab" aria-selected={status === PROBLEMS} className={`tab${status === PROBLEMS ? ' active' : ''}`} onClick={() => setStatus(PROBLEMS)} data-testid="messages-filter-problems">
             {t('messages.problems')}
           </button>
           {ALL_STATUSES.map((s) => (
@@ -101,73 +103,59 @@ export default function MessagesPage() {
           {t('messages.retrySelected')}
         </button>
       </div>
-      {list.error && <ErrorNotice error={list.error} onRetry={list.reload} />}
-      {list.loading && list.items.length === 0 ? (
-        <Loading />
-      ) : list.items.length === 0 && !list.error ? (
-        <Empty message={status === PROBLEM_STATUSES.join(',') && !channel ? t('messages.empty') : t('messages.emptyFilter')} />
-      ) : (
-        <div className="card table-card">
-          <table className="table">
-            <thead>
-              <tr>
-                <th>
-                  <input
-                    type="checkbox"
-                    checked={allSelected}
-                    disabled={retryable.length === 0}
-                    onChange={() => setSelected(allSelected ? new Set() : new Set(retryable.map((m) => m.id)))}
-                    aria-label={t('messages.selectAll')}
-                    data-testid="messages-select-all"
-                  />
-                </th>
-                <th>{t('messages.col.status')}</th>
-                <th>{t('messages.col.channel')}</th>
-                <th>{t('messages.col.contact')}</th>
-                <th>{t('messages.col.template')}</th>
-                <th>{t('messages.col.reason')}</th>
-                <th className="num">{t('messages.col.attempts')}</th>
-                <th>{t('messages.col.created')}</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {list.items.map((m) => (
-                <tr key={m.id} data-testid={`message-row-${m.id}`} data-status={m.status}>
-                  <td>
-                    <input type="checkbox" checked={selected.has(m.id)} disabled={!RETRYABLE.has(m.status)} onChange={() => toggle(m.id)} aria-label={t('messages.select', { id: m.id })} data-testid={`message-select-${m.id}`} />
-                  </td>
-                  <td>
-                    <span className={`badge message-${m.status}`}>{t(`messages.statuses.${m.status}`, { defaultValue: m.status })}</span>
-                    {m.test && <span className="chip small">{t('messages.test')}</span>}
-                  </td>
-                  <td>{t(`providers.channel.${m.channel}`, { defaultValue: m.channel })}</td>
-                  <td>{m.contact_id ? <Link to={`/contacts/${m.contact_id}`}>{contactText(m)}</Link> : contactText(m)}</td>
-                  <td>{m.template ? <Link to={`/templates/key/${encodeURIComponent(m.template)}`}>{m.template}</Link> : m.journey_id ? <Link to={`/journeys/${m.journey_id}`}>{m.node_id ?? '—'}</Link> : '—'}</td>
-                  <td className="reason" data-testid={`message-reason-${m.id}`}>
-                    {m.reason ?? '—'}
-                    {m.next_attempt_at && m.status === 'pending' && <div className="small muted">{t('messages.nextAttempt', { when: fmt.relative(m.next_attempt_at) })}</div>}
-                  </td>
-                  <td className="num">{fmt.number(m.attempts)}</td>
-                  <td title={fmt.dateTime(m.created_at)}>{fmt.relative(m.created_at)}</td>
-                  <td className="row-actions">
-                    {RETRYABLE.has(m.status) && (
-                      <button type="button" className="button small" disabled={busy} onClick={() => void retry([m.id])} data-testid={`message-retry-${m.id}`}>
-                        {t('messages.retry')}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {list.hasMore && (
-            <button type="button" className="button wide" onClick={list.more} disabled={list.loading}>
-              {t('common.loadMore')}
-            </button>
-          )}
-        </div>
-      )}
+      <PagedTable
+        list={list}
+        empty={status === PROBLEMS && !channel ? t('messages.empty') : t('messages.emptyFilter')}
+        head={
+          <>
+            <th>
+              <input
+                type="checkbox"
+                checked={allSelected}
+                disabled={retryable.length === 0}
+                onChange={() => setSelected(allSelected ? new Set() : new Set(retryable.map((m) => m.id)))}
+                aria-label={t('messages.selectAll')}
+                data-testid="messages-select-all"
+              />
+            </th>
+            <th>{t('messages.col.status')}</th>
+            <th>{t('messages.col.channel')}</th>
+            <th>{t('messages.col.contact')}</th>
+            <th>{t('messages.col.template')}</th>
+            <th>{t('messages.col.reason')}</th>
+            <th className="num">{t('messages.col.attempts')}</th>
+            <th>{t('messages.col.created')}</th>
+            <th />
+          </>
+        }
+        row={(m) => (
+          <tr key={m.id} data-testid={`message-row-${m.id}`} data-status={m.status}>
+            <td>
+              <input type="checkbox" checked={selected.has(m.id)} disabled={!RETRYABLE.has(m.status)} onChange={() => toggle(m.id)} aria-label={t('messages.select', { id: m.id })} data-testid={`message-select-${m.id}`} />
+            </td>
+            <td>
+              <span className={`badge message-${m.status}`}>{t(`messages.statuses.${m.status}`, { defaultValue: m.status })}</span>
+              {m.test && <span className="chip small">{t('messages.test')}</span>}
+            </td>
+            <td>{t(`providers.channel.${m.channel}`, { defaultValue: m.channel })}</td>
+            <td>{m.contact_id ? <Link to={`/contacts/${m.contact_id}`}>{contactText(m)}</Link> : contactText(m)}</td>
+            <td>{m.template ? <Link to={`/templates/key/${encodeURIComponent(m.template)}`}>{m.template}</Link> : m.journey_id ? <Link to={`/journeys/${m.journey_id}`}>{m.node_id ?? '—'}</Link> : '—'}</td>
+            <td className="reason" data-testid={`message-reason-${m.id}`}>
+              {m.reason ?? '—'}
+              {m.next_attempt_at && m.status === 'pending' && <div className="small muted">{t('messages.nextAttempt', { when: fmt.relative(m.next_attempt_at) })}</div>}
+            </td>
+            <td className="num">{fmt.number(m.attempts)}</td>
+            <td title={fmt.dateTime(m.created_at)}>{fmt.relative(m.created_at)}</td>
+            <td className="row-actions">
+              {RETRYABLE.has(m.status) && (
+                <button type="button" className="button small" disabled={busy} onClick={() => void retry([m.id])} data-testid={`message-retry-${m.id}`}>
+                  {t('messages.retry')}
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      />
     </main>
   );
 }

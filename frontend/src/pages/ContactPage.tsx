@@ -4,6 +4,7 @@ import { Link, useParams } from 'react-router';
 import { contacts } from '../api/endpoints';
 import type { Contact } from '../api/types';
 import { Icon } from '../components/Icon';
+import { LoadMore } from '../components/PagedTable';
 import { Empty, ErrorNotice, Loading } from '../components/States';
 import { Tags } from '../components/Tags';
 import { useAsync } from '../components/useAsync';
@@ -151,11 +152,7 @@ function ContactView({ contact }: { contact: Contact }) {
               ))}
             </ol>
           )}
-          {events.hasMore && (
-            <button type="button" className="button wide" onClick={events.more} disabled={events.loading}>
-              {t('common.loadMore')}
-            </button>
-          )}
+          <LoadMore list={events} />
         </Section>
       </div>
     </main>

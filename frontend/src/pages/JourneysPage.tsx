@@ -5,7 +5,7 @@ import { journeys, type JourneyAction } from '../api/endpoints';
 import type { JourneyStatus, JourneySummary } from '../api/types';
 import { PromptDialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
-import { Empty, ErrorNotice, Loading } from '../components/States';
+import { PagedTable } from '../components/PagedTable';
 import { StatusBadge } from '../components/StatusBadge';
 import { toast } from '../components/toast';
 import { usePaged } from '../components/usePaged';
@@ -57,82 +57,68 @@ export function JourneysPage() {
           </button>
         ))}
       </div>
-      {list.error && <ErrorNotice error={list.error} onRetry={list.reload} />}
-      {list.loading && list.items.length === 0 ? (
-        <Loading />
-      ) : list.items.length === 0 && !list.error ? (
-        <Empty message={t('journeys.empty')} />
-      ) : (
-        <div className="card table-card">
-          <table className="table">
-            <thead>
-              <tr>
-                <th>{t('journeys.col.name')}</th>
-                <th>{t('journeys.col.status')}</th>
-                <th>{t('journeys.col.version')}</th>
-                <th className="num">{t('journeys.col.entered')}</th>
-                <th className="num">{t('journeys.col.active')}</th>
-                <th className="num">{t('journeys.col.completed')}</th>
-                <th>{t('journeys.col.updated')}</th>
-                <th>
-                  <span className="visually-hidden">{t('journeys.col.actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.items.map((journey) => (
-                <tr key={journey.id} data-testid={`journey-row-${journey.id}`}>
-                  <td>
-                    <Link to={`/journeys/${journey.id}`} className="strong" data-testid={`journey-open-${journey.id}`}>
-                      {journey.name}
-                    </Link>
-                    {journey.description && <div className="muted small">{journey.description}</div>}
-                  </td>
-                  <td>
-                    <StatusBadge status={journey.status} />
-                  </td>
-                  <td>{journey.version === null ? '—' : t('journeys.versionN', { n: journey.version })}</td>
-                  <td className="num">{fmt.number(journey.entered)}</td>
-                  <td className="num">{fmt.number(journey.active)}</td>
-                  <td className="num">{fmt.number(journey.completed)}</td>
-                  <td title={fmt.dateTime(journey.updated_at)}>
-                    {fmt.relative(journey.updated_at)}
-                    {journey.updated_by && <div className="muted small">{journey.updated_by}</div>}
-                  </td>
-                  <td className="row-actions">
-                    <button type="button" className="button small" onClick={() => setPrompt({ kind: 'rename', journey })} data-testid={`journey-rename-${journey.id}`}>
-                      {t('journeys.rename')}
-                    </button>
-                    <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', journey })} data-testid={`journey-duplicate-${journey.id}`}>
-                      {t('journeys.duplicate')}
-                    </button>
-                    {journey.status === 'published' && (
-                      <button type="button" className="button small" onClick={() => void act(journey, 'pause')} data-testid={`journey-pause-${journey.id}`}>
-                        {t('journeys.pause')}
-                      </button>
-                    )}
-                    {journey.status === 'paused' && (
-                      <button type="button" className="button small" onClick={() => void act(journey, 'resume')} data-testid={`journey-resume-${journey.id}`}>
-                        {t('journeys.resume')}
-                      </button>
-                    )}
-                    {journey.status !== 'archived' && (
-                      <button type="button" className="button small danger" onClick={() => void act(journey, 'archive')} data-testid={`journey-archive-${journey.id}`}>
-                        {t('journeys.archive')}
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {list.hasMore && (
-            <button type="button" className="button wide" onClick={list.more} disabled={list.loading}>
-              {t('common.loadMore')}
-            </button>
-          )}
-        </div>
-      )}
+      <PagedTable
+        list={list}
+        empty={t('journeys.empty')}
+        head={
+          <>
+            <th>{t('journeys.col.name')}</th>
+            <th>{t('journeys.col.status')}</th>
+            <th>{t('journeys.col.version')}</th>
+            <th className="num">{t('journeys.col.entered')}</th>
+            <th className="num">{t('journeys.col.active')}</th>
+            <th className="num">{t('journeys.col.completed')}</th>
+            <th>{t('journeys.col.updated')}</th>
+            <th>
+              <span className="visually-hidden">{t('journeys.col.actions')}</span>
+            </th>
+          </>
+        }
+        row={(journey) => (
+          <tr key={journey.id} data-testid={`journey-row-${journey.id}`}>
+            <td>
+              <Link to={`/journeys/${journey.id}`} className="strong" data-testid={`journey-open-${journey.id}`}>
+                {journey.name}
+              </Link>
+              {journey.description && <div className="muted small">{journey.description}</div>}
+            </td>
+            <td>
+              <StatusBadge status={journey.status} />
+            </td>
+            <td>{journey.version === null ? '—' : t('journeys.versionN', { n: journey.version })}</td>
+            <td className="num">{fmt.number(journey.entered)}</td>
+            <td className="num">{fmt.number(journey.active)}</td>
+            <td className="num">{fmt.number(journey.completed)}</td>
+            <td title={fmt.dateTime(journey.updated_at)}>
+              {fmt.relative(journey.updated_at)}
+              {journey.updated_by && <div className="muted small">{journey.updated_by}</div>}
+            </td>
+            <td className="row-actions">
+              <button type="button" className="button small" onClick={() => setPrompt({ kind: 'rename', journey })} data-testid={`journey-rename-${journey.id}`}>
+                {t('journeys.rename')}
+              </button>
+              <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', journey })} data-testid={`journey-duplicate-${journey.id}`}>
+                {t('journeys.duplicate')}
+              </button>
+              {journey.status === 'published' && (
+                <button type="button" className="button small" onClick={() => void act(journey, 'pause')} data-testid={`journey-pause-${journey.id}`}>
+                  {t('journeys.pause')}
+                </button>
+              )}
+              {journey.status === 'paused' && (
+                <button type="button" className="button small" onClick={() => void act(journey, 'resume')} data-testid={`journey-resume-${journey.id}`}>
+                  {t('journeys.resume')}
+                </button>
+              )}
+              {journey.status !== 'archived' && (
+                <button type="button" className="button small danger" onClick={() => void act(journey, 'archive')} data-testid={`journey-archive-${journey.id}`}>
+                  {t('journeys.archive')}
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+      />
       {prompt?.kind === 'create' && (
         <PromptDialog
           title={t('journeys.createTitle')}

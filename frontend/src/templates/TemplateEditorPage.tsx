@@ -11,7 +11,7 @@ import { SaveIndicator } from '../components/SaveIndicator';
 import { Empty, ErrorNotice, Loading } from '../components/States';
 import { toast } from '../components/toast';
 import { useAsync } from '../components/useAsync';
-import { useFormat } from '../i18n/format';
+import { VersionsDialog } from '../components/VersionsDialog';
 import { EmailForm, PushForm, SmsForm, starterTexts, WechatForm } from './ChannelForms';
 import { starterDoc } from './composer/doc';
 import { ContactPicker, contactLabel, PreviewPane } from './PreviewPane';
@@ -330,55 +330,33 @@ function SendTestDialog({ templateId, channel, contact: initial, onClose, before
 
 function TemplateVersionsDialog({ templateId, onClose, onPreview, onRestore }: { templateId: string; onClose(): void; onPreview(n: number): void; onRestore(channels: TemplateDraft): void }) {
   const { t } = useTranslation();
-  const fmt = useFormat();
   const versions = useAsync(() => templates.versions(templateId, true), [templateId]);
   return (
-    <Dialog
-      title={t('versions.title')}
-      onClose={onClose}
-      testId="versions-dialog"
-      footer={
-        <button type="button" className="button" onClick={onClose}>
-          {t('common.close')}
-        </button>
+    <VersionsDialog
+      versions={versions}
+      publishedAt={(v) => v.created_at}
+      columns={
+        <>
+          <th>{t('templates.col.channels')}</th>
+          <th />
+        </>
       }
-    >
-      {versions.error && <ErrorNotice error={versions.error} onRetry={versions.reload} />}
-      {versions.loading && !versions.data ? (
-        <Loading />
-      ) : versions.data?.length === 0 ? (
-        <Empty message={t('versions.none')} />
-      ) : (
-        <table className="table compact" data-testid="versions-list">
-          <thead>
-            <tr>
-              <th>{t('versions.number')}</th>
-              <th>{t('versions.publishedAt')}</th>
-              <th>{t('templates.col.channels')}</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {versions.data?.map((v) => (
-              <tr key={v.id} data-testid={`version-${v.number}`}>
-                <td className="strong">{t('journeys.versionN', { n: v.number })}</td>
-                <td>{fmt.dateTime(v.created_at)}</td>
-                <td>{CHANNELS.filter((c) => v.channels?.[c]).map((c) => t(`channel.${c}`)).join(', ')}</td>
-                <td className="row-actions">
-                  <button type="button" className="button small" onClick={() => onPreview(v.number)} data-testid={`version-${v.number}-preview`}>
-                    {t('tpl.previewVersion')}
-                  </button>
-                  {v.channels && (
-                    <button type="button" className="button small" onClick={() => window.confirm(t('tpl.restoreConfirm', { n: v.number })) && onRestore(v.channels!)} data-testid={`version-${v.number}-restore`}>
-                      {t('tpl.restore')}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      cells={(v) => (
+        <>
+          <td>{CHANNELS.filter((c) => v.channels?.[c]).map((c) => t(`channel.${c}`)).join(', ')}</td>
+          <td className="row-actions">
+            <button type="button" className="button small" onClick={() => onPreview(v.number)} data-testid={`version-${v.number}-preview`}>
+              {t('tpl.previewVersion')}
+            </button>
+            {v.channels && (
+              <button type="button" className="button small" onClick={() => window.confirm(t('tpl.restoreConfirm', { n: v.number })) && onRestore(v.channels!)} data-testid={`version-${v.number}-restore`}>
+                {t('tpl.restore')}
+              </button>
+            )}
+          </td>
+        </>
       )}
-    </Dialog>
+      onClose={onClose}
+    />
   );
 }

@@ -7,7 +7,8 @@ import { templates } from '../api/endpoints';
 import type { TemplateSummary } from '../api/types';
 import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
-import { Empty, ErrorNotice, Loading } from '../components/States';
+import { PagedTable } from '../components/PagedTable';
+import { SearchBox } from '../components/SearchBox';
 import { Tags } from '../components/Tags';
 import { toast } from '../components/toast';
 import { useDebounced } from '../components/useDebounced';
@@ -50,81 +51,56 @@ export default function TemplatesPage() {
           {t('templates.create')}
         </button>
       </div>
-      <div className="search-box">
-        <Icon name="search" />
-        <input
-          className="input"
-          type="search"
-          value={query}
-          onChange={(e) => setQuery(e.target.value)}
-          placeholder={t('templates.search')}
-          aria-label={t('templates.search')}
-          data-testid="templates-search"
-        />
-      </div>
-      {list.error && <ErrorNotice error={list.error} onRetry={list.reload} />}
-      {list.loading && list.items.length === 0 ? (
-        <Loading />
-      ) : list.items.length === 0 && !list.error ? (
-        <Empty message={q ? t('templates.noMatch', { q }) : t('templates.empty')} />
-      ) : (
-        <div className="card table-card">
-          <table className="table">
-            <thead>
-              <tr>
-                <th>{t('templates.col.name')}</th>
-                <th>{t('templates.col.key')}</th>
-                <th>{t('templates.col.channels')}</th>
-                <th>{t('templates.col.tags')}</th>
-                <th>{t('templates.col.version')}</th>
-                <th>{t('templates.col.updated')}</th>
-                <th>
-                  <span className="visually-hidden">{t('journeys.col.actions')}</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.items.map((tpl) => (
-                <tr key={tpl.id} data-testid={`template-row-${tpl.id}`}>
-                  <td>
-                    <Link to={`/templates/${tpl.id}`} className="strong" data-testid={`template-open-${tpl.id}`}>
-                      {tpl.name}
-                    </Link>
-                  </td>
-                  <td>
-                    <code className="key">{tpl.key}</code>
-                  </td>
-                  <td>
-                    <span className="channel-chips">
-                      {tpl.channels.map((c) => (
-                        <span key={c} className={`chip channel-${c}`}>
-                          {t(`channel.${c}`)}
-                        </span>
-                      ))}
-                      {tpl.channels.length === 0 && <span className="muted">—</span>}
-                    </span>
-                  </td>
-                  <td>
-                    <Tags tags={tpl.tags} />
-                  </td>
-                  <td>{tpl.version === null ? <span className="muted">{t('templates.unpublished')}</span> : t('journeys.versionN', { n: tpl.version })}</td>
-                  <td title={fmt.dateTime(tpl.updated_at)}>{fmt.relative(tpl.updated_at)}</td>
-                  <td className="row-actions">
-                    <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', template: tpl })} data-testid={`template-duplicate-${tpl.id}`}>
-                      {t('journeys.duplicate')}
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {list.hasMore && (
-            <button type="button" className="button wide" onClick={list.more} disabled={list.loading}>
-              {t('common.loadMore')}
-            </button>
-          )}
-        </div>
-      )}
+      <SearchBox value={query} onChange={setQuery} label={t('templates.search')} testId="templates-search" />
+      <PagedTable
+        list={list}
+        empty={q ? t('templates.noMatch', { q }) : t('templates.empty')}
+        head={
+          <>
+            <th>{t('templates.col.name')}</th>
+            <th>{t('templates.col.key')}</th>
+            <th>{t('templates.col.channels')}</th>
+            <th>{t('templates.col.tags')}</th>
+            <th>{t('templates.col.version')}</th>
+            <th>{t('templates.col.updated')}</th>
+            <th>
+              <span className="visually-hidden">{t('journeys.col.actions')}</span>
+            </th>
+          </>
+        }
+        row={(tpl) => (
+          <tr key={tpl.id} data-testid={`template-row-${tpl.id}`}>
+            <td>
+              <Link to={`/templates/${tpl.id}`} className="strong" data-testid={`template-open-${tpl.id}`}>
+                {tpl.name}
+              </Link>
+            </td>
+            <td>
+              <code className="key">{tpl.key}</code>
+            </td>
+            <td>
+              <span className="channel-chips">
+                {tpl.channels.map((c) => (
+                  <span key={c} className={`chip channel-${c}`}>
+                    {t(`channel.${c}`)}
+                  </span>
+                ))}
+                {tpl.channels.length === 0 && <span className="muted">—</span>}
+              </span>
+            </td>
+            <td>
+              <Tags tags={tpl.tags} />
+            </td>
+            <td>{tpl.version === null ? <span className="muted">{t('templates.unpublished')}</span> : t('journeys.versionN', { n: tpl.version })}</td>
+            <td title={fmt.dateTime(tpl.updated_at)}>{fmt.relative(tpl.updated_at)}</td>
+            <td className="row-actions">
+              <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', template: tpl })} data-testid={`template-duplicate-${tpl.id}`}>
+                {t('journeys.duplicate')}
+              </button>
+            </td>
+          </tr>
+        )}
+      />
       {prompt?.kind === 'create' && (
         <CreateDialog
           title={t('templates.createTitle')}

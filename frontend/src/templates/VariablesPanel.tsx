@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { Vocabulary } from '../api/types';
+import { matchesQuery, normaliseQuery } from '../components/search';
 import { toast } from '../components/toast';
 import { insertText } from './insert';
 import { TIcon } from './TIcon';
@@ -42,7 +43,7 @@ export function VariablesPanel({ vocabulary }: { vocabulary: Vocabulary | null }
     { title: t('vars.subscription'), items: SUBSCRIPTION_FIELDS },
     { title: t('vars.other'), items: OTHER },
   ];
-  const q = filter.trim().toLowerCase();
+  const q = normaliseQuery(filter);
 
   const insert = (variable: Variable) => {
     const text = expression(variable);
@@ -61,7 +62,7 @@ export function VariablesPanel({ vocabulary }: { vocabulary: Vocabulary | null }
       <p className="small muted">{t('vars.hint')}</p>
       <input className="input small" type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder={t('vars.filter')} aria-label={t('vars.filter')} data-testid="variables-filter" />
       {groups.map((group) => {
-        const items = group.items.filter((v) => !q || v.path.toLowerCase().includes(q));
+        const items = group.items.filter((v) => matchesQuery(q, v.path));
         if (!items.length) return null;
         return (
           <div key={group.title} className="var-group">

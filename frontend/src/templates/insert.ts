@@ -19,10 +19,6 @@ export function insertText(text: string): boolean {
   return true;
 }
 
-export function hasInsertTarget(): boolean {
-  return target !== null;
-}
-
 /** Replace the selection of an input or textarea with `text` and put the caret after it. */
 export function spliceInto(element: HTMLInputElement | HTMLTextAreaElement, text: string): string {
   const start = element.selectionStart ?? element.value.length;
