@@ -17,6 +17,7 @@ import asyncio
 import binascii
 import contextlib
 import email.utils
+import functools
 import re
 import ssl
 from dataclasses import dataclass
@@ -113,7 +114,9 @@ def _one_line(value: str) -> str:
     return " ".join(str(value).split())
 
 
+@functools.lru_cache(maxsize=256)
 def _domain(address: str) -> str:
+    """The sender's domain for Message-IDs (cached: a run sends thousands of messages from one sender)."""
     _, addr = email.utils.parseaddr(address)
     return addr.rpartition("@")[2] or "waymark.localhost"
 
