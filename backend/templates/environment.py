@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from babel.core import UnknownLocaleError
 from jinja2 import ChainableUndefined, TemplateSyntaxError, pass_context
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.lexer import TokenStream, newline_re
@@ -121,8 +122,9 @@ class WaymarkSandbox(ImmutableSandboxedEnvironment):
 
 
 def _locale(ctx) -> str:
+    """The message's locale in Babel's spelling (``zh-CN`` → ``zh_CN``; Babel refuses the hyphen)."""
     loc = ctx.get("locale")
-    return str(loc) if isinstance(loc, str) and loc else "en"
+    return loc.replace("-", "_") if isinstance(loc, str) and loc else "en"
 
 
 def _as_datetime(value: Any) -> datetime | date | None:
@@ -140,17 +142,36 @@ def _as_datetime(value: Any) -> datetime | date | None:
     return None
 
 
+def _unparsed(value: Any) -> str:
+    """What a locale filter shows for a value it cannot read: nothing for a missing one, else as-is."""
+    return "" if isinstance(value, ChainableUndefined) or value is None else str(value)
+
+
+def _in_locale(ctx, render: Callable[[str], str]) -> str:
+    """Format in the message's locale, or in English when Babel does not know that locale."""
+    try:
+        return render(_locale(ctx))
+    except (ValueError, LookupError, UnknownLocaleError):
+        return render("en")
+
+
+def _zone(ctx):
+    from babel import dates
+
+    try:
+        return dates.get_timezone(ctx.get("timezone") or "UTC")
+    except LookupError:
+        return dates.get_timezone("UTC")
+
+
 @pass_context
 def _date(ctx, value: Any, format: str = "medium") -> str:
     from babel import dates
 
     moment = _as_datetime(value)
     if moment is None:
-        return "" if isinstance(value, ChainableUndefined) or value is None else str(value)
-    try:
-        return dates.format_date(moment, format=format, locale=_locale(ctx))
-    except (ValueError, LookupError):
-        return dates.format_date(moment, format=format, locale="en")
+        return _unparsed(value)
+    return _in_locale(ctx, lambda locale: dates.format_date(moment, format=format, locale=locale))
 
 
 @pass_context
@@ -159,14 +180,11 @@ def _datetime(ctx, value: Any, format: str = "medium") -> str:
 
     moment = _as_datetime(value)
     if moment is None:
-        return "" if isinstance(value, ChainableUndefined) or value is None else str(value)
+        return _unparsed(value)
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day)
-    tz = ctx.get("timezone") or "UTC"
-    try:
-        return dates.format_datetime(moment, format=format, tzinfo=dates.get_timezone(tz), locale=_locale(ctx))
-    except (ValueError, LookupError):
-        return dates.format_datetime(moment, format=format, locale="en")
+    tzinfo = _zone(ctx)
+    return _in_locale(ctx, lambda locale: dates.format_datetime(moment, format=format, tzinfo=tzinfo, locale=locale))
 
 
 def _number_value(value: Any) -> float | Decimal | int | None:
@@ -188,11 +206,8 @@ def _number(ctx, value: Any, format: str | None = None) -> str:
 
     number = _number_value(value)
     if number is None:
-        return "" if isinstance(value, ChainableUndefined) or value is None else str(value)
-    try:
-        return numbers.format_decimal(number, format=format, locale=_locale(ctx))
-    except (ValueError, LookupError):
-        return numbers.format_decimal(number, format=format, locale="en")
+        return _unparsed(value)
+    return _in_locale(ctx, lambda locale: numbers.format_decimal(number, format=format, locale=locale))
 
 
 @pass_context
@@ -201,11 +216,8 @@ def _currency(ctx, value: Any, currency: str = "USD") -> str:
 
     number = _number_value(value)
     if number is None:
-        return "" if isinstance(value, ChainableUndefined) or value is None else str(value)
-    try:
-        return numbers.format_currency(number, currency, locale=_locale(ctx))
-    except (ValueError, LookupError):
-        return numbers.format_currency(number, currency, locale="en")
+        return _unparsed(value)
+    return _in_locale(ctx, lambda locale: numbers.format_currency(number, currency, locale=locale))
 
 
 def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
