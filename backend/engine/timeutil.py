@@ -59,3 +59,20 @@ def local_date(moment: datetime, tz) -> date:
 
 def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def quiet_until(start: time, end: time, tz, now: datetime) -> datetime | None:
+    """If ``now`` falls in the daily quiet window [start, end) in ``tz`` (it may span midnight, e.g.
+    22:00 to 08:00), the moment the window ends; otherwise None."""
+    if start == end:
+        return None
+    local = now.astimezone(tz)
+    moment = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, end_day = start <= moment < end, local.date()
+    else:
+        inside = moment >= start or moment < end
+        end_day = local.date() + timedelta(days=1) if moment >= start else local.date()
+    if not inside:
+        return None
+    return datetime.combine(end_day, end, tzinfo=tz).astimezone(UTC)

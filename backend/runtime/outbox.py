@@ -47,6 +47,7 @@ from backend.db.models import Event as EventRow
 from backend.db.models import OutboxMessage, Template, Workspace
 from backend.db.session import read_connection
 from backend.engine.sdk import Contact, Needs
+from backend.runtime import pacing
 from backend.runtime.events import IncomingEvent, handle_events
 from backend.runtime.snapshots import chunks, load_contacts, load_needs
 from backend.templates.environment import TemplateRenderError, compile_jinja
@@ -309,7 +310,8 @@ class Dispatcher:
                     needing[row.workspace_id][contact.id] = contact
             for workspace_id, group in needing.items():
                 load_needs(conn, workspace_id, group, Needs(subscriptions=True), now)
-        return [self._job(row, contacts, versions, compiled, locales, now) for row in rows]
+            held = pacing.holds(conn, self.services.graphs, rows, contacts, now)
+        return [self._job(row, contacts, versions, compiled, locales, now, held.get(row.id)) for row in rows]
 
     def _resolve_versions(self, conn: sa.Connection, rows: Sequence[Any]) -> dict[int, int | None]:
         """Outbox id → template version: the one already recorded on the row (retries keep the
@@ -334,13 +336,18 @@ class Dispatcher:
                 out[row.id] = published.get((row.workspace_id, row.template_key))
         return out
 
-    def _job(self, row, contacts, versions, compiled, locales, now: datetime) -> _Job:
+    def _job(self, row, contacts, versions, compiled, locales, now: datetime, hold: pacing.Hold | None) -> _Job:
         payload = row.payload or {}
         channel = row.channel
         job = _Job(row, channel)
         contact = contacts.get(row.contact_id) if row.contact_id is not None else None
         if row.contact_id is not None and contact is None:
             return self._decide(job, "skipped", "the contact no longer exists")
+        if hold is not None and hold.defer_until is not None:
+            job.defer_until = hold.defer_until
+            return self._decide(job, "deferred", "quiet hours")
+        if hold is not None and hold.skip_reason:
+            return self._decide(job, "skipped", hold.skip_reason)
         job.public_id = row.public_id or new_public_id()
         context = build_context(
             contact,
