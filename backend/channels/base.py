@@ -51,6 +51,9 @@ class SendResult:
     bounce: str | None = None
     """``"hard"`` when a ``failed`` result means the address itself was refused for good (SMTP 5xx to
     ``RCPT TO``): recorded as ``email_bounced`` and consent for the channel is withdrawn."""
+    opted_out: bool = False
+    """The provider refused because the recipient opted out on its side (an SMS ``STOP`` reply, a WeChat
+    user refusing the account's messages): consent for the channel is withdrawn, as an unsubscribe would."""
     stale: list[Any] = field(default_factory=list)
     """Addresses the provider said are gone for good (a Web Push subscription answered 404/410): the
     dispatcher removes them from the contact."""
@@ -64,8 +67,8 @@ class SendResult:
         return cls("retry", error=error, retry_after=retry_after)
 
     @classmethod
-    def failed(cls, error: str) -> SendResult:
-        return cls("failed", error=error)
+    def failed(cls, error: str, *, opted_out: bool = False) -> SendResult:
+        return cls("failed", error=error, opted_out=opted_out)
 
 
 class Provider:

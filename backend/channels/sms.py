@@ -6,7 +6,7 @@
 ``I-Twilio-Idempotency-Token: <outbox idempotency key>``. 2xx = sent (the ``sid``). 429 and 5xx are
 retried (``Retry-After`` honoured), as are 401/403/404 (wrong credentials or account: fix the settings
 and the queued messages go out); any other 4xx is permanent — ``21211`` invalid number, ``21610``
-the recipient replied STOP, ``21614`` not a mobile number, ``21408`` region not enabled, … — with
+the recipient replied STOP (SMS consent is withdrawn), ``21614`` not a mobile number, ``21408`` region not enabled, … — with
 Twilio's code and message in ``last_error``.
 
 **Generic JSON webhook** (kind ``sms_webhook``): ``POST {url}`` with
@@ -39,6 +39,7 @@ TWILIO_PERMANENT = {
     21614: "'To' is not a mobile number",
     21617: "the message body is too long",
 }
+TWILIO_OPTED_OUT = frozenset({21610})
 TWILIO_RETRY_CODES = frozenset({20429, 20500, 20503, 30001})
 
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://", max_length=2000)]
@@ -137,7 +138,7 @@ class TwilioProvider(Provider):
         detail = data.get("message") or response.text[:200]
         text = f"HTTP {status}" + (f", error {code}" if code else "") + f": {detail}"
         if code in TWILIO_PERMANENT:
-            return SendResult.failed(f"{text} ({TWILIO_PERMANENT[code]})")
+            return SendResult.failed(f"{text} ({TWILIO_PERMANENT[code]})", opted_out=code in TWILIO_OPTED_OUT)
         if status in RETRY_STATUSES or status >= 500 or code in TWILIO_RETRY_CODES:
             return SendResult.retry(text, retry_after(response))
         if status in (401, 403, 404):

@@ -11,7 +11,8 @@
 * ``errcode`` mapping: 0 sent (``msgid``); 40001/40014/42001 (token invalid or expired) → the token
   is invalidated and the send retried once with a fresh one; -1 (busy), 45009/45011/45047 (rate and
   quota limits) → retry later; everything else is permanent — 43004 not subscribed, 40003 invalid
-  openid, 43101 the user refuses messages, 40037 invalid template id, 47003 bad data fields, ….
+  openid, 43101 the user refuses messages (WeChat consent is withdrawn), 40037 invalid template id,
+  47003 bad data fields, ….
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ PERMANENT_ERRORS = {
     41028: "invalid form id",
     48001: "API unauthorized for this account",
 }
+OPTED_OUT = frozenset({43101})
+"""The user refuses the account's messages: WeChat consent is withdrawn, as an unsubscribe would."""
 CREDENTIAL_ERRORS = {
     40013: "invalid AppID",
     40125: "invalid AppSecret",
@@ -170,7 +173,7 @@ class WechatProvider(Provider):
             if code in RETRY_ERRORS:
                 return SendResult.retry(f"{text} ({RETRY_ERRORS[code]})")
             if code in PERMANENT_ERRORS:
-                return SendResult.failed(f"{text} ({PERMANENT_ERRORS[code]})")
+                return SendResult.failed(f"{text} ({PERMANENT_ERRORS[code]})", opted_out=code in OPTED_OUT)
             if code in CREDENTIAL_ERRORS:
                 return SendResult.retry(f"{text} ({CREDENTIAL_ERRORS[code]}; check the provider settings)")
             return SendResult.failed(text)

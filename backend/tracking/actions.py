@@ -234,10 +234,19 @@ def set_preferences(
 def delivery_extras(conn: sa.Connection, row: Any, channel: str, kind: str, result: Any, now) -> list[NewEvent]:
     """Events beyond ``email_sent`` / ``message_failed`` for one delivery outcome (the dispatcher stores
     them with its own): a recipient address an SMTP server refused for good (5xx to ``RCPT TO``) is a hard
-    bounce — ``email_bounced`` — and withdraws email consent, so marketing stops going to it."""
-    if kind != "failed" or channel != "email" or row.contact_id is None or result is None:
+    bounce — ``email_bounced`` — and withdraws email consent, so marketing stops going to it; a recipient
+    who opted out at the provider (SMS ``STOP``) is ``unsubscribed`` from that channel here too, so the
+    journeys stop trying and the contact page tells the truth."""
+    if kind != "failed" or row.contact_id is None or result is None:
         return []
-    if getattr(result, "bounce", None) != "hard":
+    if getattr(result, "opted_out", False):
+        if row.test:
+            return []
+        changed = change_consent(conn, row.workspace_id, row.contact_id, {channel: False}, now)
+        return consent_events(
+            row.contact_id, changed, {**message_properties(row), "source": "provider", "reason": result.error}
+        )
+    if channel != "email" or getattr(result, "bounce", None) != "hard":
         return []
     changed = {} if row.test else change_consent(conn, row.workspace_id, row.contact_id, {"email": False}, now)
     props = {

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from backend.channels.tokens import forget_local
 from backend.config import Settings, load_settings
-from backend.db.models import OutboxMessage, Provider
+from backend.db.models import Contact, Event, OutboxMessage, Provider
 from backend.runtime.outbox import Dispatcher
 from backend.templates import service as template_service
 from tests.api.conftest import admin, client, other_workspace, services, ticker, writer  # noqa: F401 - fixtures
@@ -111,3 +111,13 @@ def outbox_row(engine, outbox_id: int) -> dict:
         return dict(
             conn.execute(sa.select(OutboxMessage.__table__).where(OutboxMessage.id == outbox_id)).one()._mapping
         )
+
+
+def consent_and_events(engine, contact_id: int) -> tuple[dict, list[tuple[str, dict]]]:
+    """The contact's consent and its events (name, properties), oldest first."""
+    with engine.connect() as conn:
+        consent = conn.execute(sa.select(Contact.consent).where(Contact.id == contact_id)).scalar_one()
+        events = conn.execute(
+            sa.select(Event.name, Event.properties).where(Event.contact_id == contact_id).order_by(Event.id)
+        ).all()
+    return dict(consent or {}), [(name, dict(props or {})) for name, props in events]

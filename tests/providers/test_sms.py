@@ -15,7 +15,7 @@ from backend.channels.sms_segments import count_segments
 from backend.db.models import Event
 from tests.factories import add_contact
 from tests.http_sink import HttpSink
-from tests.providers.conftest import add_provider, make_template, outbox_row, queue
+from tests.providers.conftest import add_provider, consent_and_events, make_template, outbox_row, queue
 
 
 @pytest.mark.parametrize(
@@ -140,6 +140,31 @@ def test_twilio_errors_are_classified(services, workspace, dispatcher, twilio, c
     assert error_part in row["last_error"]
     if code == 429:
         assert row["next_attempt_at"] >= clock.now() + timedelta(seconds=600)
+
+
+def test_a_stop_reply_withdraws_sms_consent_and_later_marketing_is_skipped(services, workspace, dispatcher, twilio):
+    import json
+
+    add_provider(services, workspace.id, "twilio", "sms", twilio_config(twilio))
+    make_template(services, workspace.id, "code", {"sms": {"text": "Hi"}})
+    contact = add_contact(services.sessions, workspace.id, phone="+48600100200", consent={"sms": True, "email": True})
+    body = {"code": 21610, "message": "Attempt to send to unsubscribed recipient"}
+    twilio.queued.append((400, {"Content-Type": "application/json"}, json.dumps(body).encode()))
+    first = queue(services, workspace.id, contact, "sms", "code")
+    dispatcher.run_once()
+
+    assert outbox_row(services.engine, first)["status"] == "failed"
+    consent, events = consent_and_events(services.engine, contact)
+    assert consent == {"sms": False, "email": True}
+    (unsubscribed,) = [props for name, props in events if name == "unsubscribed"]
+    assert unsubscribed["channel"] == "sms" and unsubscribed["source"] == "provider"
+    assert "21610" in unsubscribed["reason"] and unsubscribed["outbox_id"] == first
+
+    second = queue(services, workspace.id, contact, "sms", "code", n=1)
+    dispatcher.run_once()
+    row = outbox_row(services.engine, second)
+    assert row["status"] == "skipped" and "not consented" in row["last_error"]
+    assert len(twilio.messages) == 1  # only the refused attempt: nothing more went out
 
 
 def test_an_invalid_number_is_permanent(services, workspace, dispatcher, twilio):

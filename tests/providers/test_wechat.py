@@ -17,7 +17,7 @@ from backend.channels.wechat import WechatConfig, WechatProvider
 from backend.db.models import ProviderToken
 from backend.runtime.outbox import Dispatcher
 from tests.factories import add_contact
-from tests.providers.conftest import add_provider, make_template, outbox_row, queue
+from tests.providers.conftest import add_provider, consent_and_events, make_template, outbox_row, queue
 
 DRAFT = {
     "wechat": {
@@ -179,6 +179,10 @@ def test_errcodes_are_classified(services, workspace, dispatcher, wechat, error,
     row = outbox_row(services.engine, oid)
     assert row["status"] == status
     assert str(error["errcode"]) in row["last_error"] and part in row["last_error"]
+    consent, events = consent_and_events(services.engine, contact)
+    refused = error["errcode"] == 43101  # the user refuses the account's messages: an opt-out
+    assert consent.get("wechat", True) is not refused
+    assert [props["channel"] for name, props in events if name == "unsubscribed"] == (["wechat"] if refused else [])
 
 
 def test_wrong_app_secret_is_retried_and_named(services, workspace, dispatcher, wechat):
