@@ -6,8 +6,8 @@
 ``I-Twilio-Idempotency-Token: <outbox idempotency key>``. 2xx = sent (the ``sid``). 429 and 5xx are
 retried (``Retry-After`` honoured), as are 401/403/404 (wrong credentials or account: fix the settings
 and the queued messages go out); any other 4xx is permanent — ``21211`` invalid number, ``21610``
-the recipient replied STOP (SMS consent is withdrawn), ``21614`` not a mobile number, ``21408`` region not enabled, … — with
-Twilio's code and message in ``last_error``.
+the recipient replied STOP (SMS consent is withdrawn), ``21614`` not a mobile number, ``21408`` region
+not enabled, … — with Twilio's code and message in ``last_error``.
 
 **Generic JSON webhook** (kind ``sms_webhook``): ``POST {url}`` with
 ``{"to", "from", "text", "encoding", "segments", "idempotency_key", "message_id"}``, ``Idempotency-Key``
