@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -151,6 +152,22 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     print(f"created {args.email} in {args.workspace}")
 
 
+def cmd_reset_password(args: argparse.Namespace) -> None:
+    """For the operator of someone locked out (or a leaked password): every session of the user ends."""
+    from backend.users import set_password, user_by_email
+
+    services = _services()
+    password = args.password or secrets.token_urlsafe(12)
+    with services.sessions.begin() as session:
+        user = user_by_email(session, args.email)
+        if user is None:
+            print(f"no user {args.email!r}", file=sys.stderr)
+            sys.exit(1)
+        ended = set_password(session, user, password)
+    print(f"new password for {user.email}: {password}" if not args.password else f"password changed for {user.email}")
+    print(f"signed out of {ended} session(s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="waymark", description="Self-hosted journey builder")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -194,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--name", default="")
     user.add_argument("--role", choices=["owner", "editor", "viewer"], default="editor")
     user.set_defaults(func=cmd_create_user)
+
+    reset = sub.add_parser("reset-password", help="set a user's password and sign them out everywhere")
+    reset.add_argument("email")
+    reset.add_argument("--password", help="the new password (default: a random one, printed)")
+    reset.set_defaults(func=cmd_reset_password)
     return parser
 
 

@@ -1,15 +1,14 @@
-"""Signing in to the web app: a signed, HttpOnly session cookie plus a CSRF token.
+"""Signing in to the web app: an HttpOnly session cookie plus a CSRF token.
 
-The session cookie is stateless (user id, workspace id, issue time, CSRF token, HMAC-SHA256 with the
-installation's secret key). Unsafe requests must echo the CSRF token in ``X-CSRF-Token``; it is also
-handed to the SPA in a readable ``waymark_csrf`` cookie and in the login/me responses. Changing a user's
-password bumps nothing server-side, so sessions are kept short (7 days) rather than revocable.
+The cookie holds a random token naming a ``user_sessions`` row (backend/users.py), looked up on every
+request — so signing out, "sign out everywhere", a password reset or losing the workspace membership
+ends a session at once, in every process. Unsafe requests must echo the session's CSRF token in
+``X-CSRF-Token``; it is also handed to the SPA in a readable ``waymark_csrf`` cookie and in the login/me
+responses.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 import threading
@@ -28,12 +27,23 @@ from backend.api.auth import Principal, SessionInfo
 from backend.api.deps import ServicesDep
 from backend.api.errors import ApiError
 from backend.db.models import Membership, User, Workspace
+from backend.db.session import read_connection
 from backend.services import Services
-from backend.users import hash_password, needs_rehash, user_by_email, verify_password
+from backend.users import (
+    SESSION_LIFETIME,
+    end_session,
+    end_sessions,
+    find_session,
+    hash_password,
+    needs_rehash,
+    start_session,
+    user_by_email,
+    verify_password,
+)
 
 SESSION_COOKIE = "waymark_session"
 CSRF_COOKIE = "waymark_csrf"
-SESSION_SECONDS = 7 * 24 * 3600
+MAX_TOKEN_LENGTH = 100
 MAX_FAILURES = 10
 FAILURE_WINDOW = 15 * 60
 
@@ -70,35 +80,6 @@ class SessionOut(msgspec.Struct):
     csrf_token: str
 
 
-class _Payload(msgspec.Struct, array_like=True):
-    user_id: int
-    workspace_id: int
-    issued_at: int
-    csrf: str
-
-
-def _sign(secret: str, payload: bytes) -> str:
-    return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
-
-
-def encode_session(secret: str, payload: _Payload) -> str:
-    body = base64.urlsafe_b64encode(msgspec.msgpack.encode(payload)).decode().rstrip("=")
-    return f"{body}.{_sign(secret, body.encode())}"
-
-
-def decode_session(secret: str, token: str, now: float) -> _Payload | None:
-    body, _, signature = token.partition(".")
-    if not body or not hmac.compare_digest(signature, _sign(secret, body.encode())):
-        return None
-    try:
-        payload = msgspec.msgpack.decode(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)), type=_Payload)
-    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
-        return None
-    if now - payload.issued_at > SESSION_SECONDS:
-        return None
-    return payload
-
-
 class _Throttle:
     """Slows password guessing: after MAX_FAILURES failures for an address, refuse for a while."""
 
@@ -126,16 +107,33 @@ _throttle = _Throttle()
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
-def read_session(connection: ASGIConnection) -> SessionInfo | None:
+def _cookie_token(connection: ASGIConnection) -> str | None:
     token = connection.cookies.get(SESSION_COOKIE)
-    if not token:
+    return token if token and len(token) <= MAX_TOKEN_LENGTH else None
+
+
+def read_session(connection: ASGIConnection) -> SessionInfo | None:
+    token = _cookie_token(connection)
+    if token is None:
         return None
     services: Services = connection.app.state.services
-    payload = decode_session(services.settings.secret_key, token, time.time())
-    if payload is None:
+    with read_connection(services.engine) as conn:
+        found = find_session(conn, token, services.clock.now())
+    if found is None:
         return None
-    principal = Principal(workspace_id=payload.workspace_id, kind="user", user_id=payload.user_id)
-    return SessionInfo(principal=principal, csrf=payload.csrf)
+    principal = Principal(workspace_id=found.workspace_id, kind="user", user_id=found.user_id)
+    return SessionInfo(principal=principal, csrf=found.csrf)
+
+
+def _require_session(request: Request) -> SessionInfo:
+    """The signed-in session of a request that changes something: the CSRF token must be echoed."""
+    info = read_session(request)
+    if info is None:
+        raise NotAuthorizedException("Not signed in")
+    sent = request.headers.get("x-csrf-token", "")
+    if not sent or not hmac.compare_digest(sent, info.csrf):
+        raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+    return info
 
 
 def _session_out(session, user: User, workspace_id: int, csrf: str) -> SessionOut:
@@ -156,7 +154,7 @@ def _session_out(session, user: User, workspace_id: int, csrf: str) -> SessionOu
 
 def _cookies(services: Services, token: str | None, csrf: str | None) -> list[Cookie]:
     secure = services.settings.base_url.startswith("https://")
-    max_age = SESSION_SECONDS if token else 0
+    max_age = int(SESSION_LIFETIME.total_seconds()) if token else 0
     return [
         Cookie(
             key=SESSION_COOKIE,
@@ -184,7 +182,7 @@ class SessionController(Controller):
     tags = ["session"]
 
     @post("/login", sync_to_thread=True, status_code=200, summary="Sign in with e-mail and password")
-    def login(self, services: ServicesDep, data: JSONBody[LoginRequest]) -> Response[SessionOut]:
+    def login(self, services: ServicesDep, request: Request, data: JSONBody[LoginRequest]) -> Response[SessionOut]:
         now = time.time()
         key = data.email.strip().lower()
         if _throttle.blocked(key, now):
@@ -206,13 +204,33 @@ class SessionController(Controller):
             if workspace_id is None:
                 raise ApiError(403, "This account is not a member of any workspace")
             user.last_login_at = services.clock.now()
-            csrf = secrets.token_urlsafe(24)
+            token, csrf = start_session(
+                session, user.id, workspace_id, user.last_login_at, request.headers.get("user-agent", "")
+            )
             out = _session_out(session, user, workspace_id, csrf)
-        token = encode_session(services.settings.secret_key, _Payload(user.id, workspace_id, int(now), csrf))
         return Response(out, cookies=_cookies(services, token, csrf))
 
-    @post("/logout", status_code=204, sync_to_thread=False, summary="Sign out")
-    def logout(self, services: ServicesDep) -> Response[None]:
+    @post("/logout", status_code=204, sync_to_thread=True, summary="Sign out (this browser)")
+    def logout(self, services: ServicesDep, request: Request) -> Response[None]:
+        token = _cookie_token(request)
+        if token is not None:
+            with services.sessions.begin() as session:
+                end_session(session, token)
+        return Response(None, status_code=204, cookies=_cookies(services, None, None))
+
+    @post(
+        "/logout-everywhere",
+        status_code=204,
+        sync_to_thread=True,
+        summary="Sign out on every device",
+        description="Ends every session of the signed-in user, this one included (a lost laptop, a shared "
+        "computer). Needs the `X-CSRF-Token` header.",
+    )
+    def logout_everywhere(self, services: ServicesDep, request: Request) -> Response[None]:
+        info = _require_session(request)
+        assert info.principal.user_id is not None
+        with services.sessions.begin() as session:
+            end_sessions(session, info.principal.user_id)
         return Response(None, status_code=204, cookies=_cookies(services, None, None))
 
     @get("/me", sync_to_thread=True, summary="The signed-in user and workspace")
@@ -225,12 +243,7 @@ class SessionController(Controller):
 
     @patch("/me", sync_to_thread=True, summary="Change the signed-in user's language or name")
     def update_me(self, services: ServicesDep, request: Request, data: JSONBody[ProfilePatch]) -> SessionOut:
-        info = read_session(request)
-        if info is None:
-            raise NotAuthorizedException("Not signed in")
-        sent = request.headers.get("x-csrf-token", "")
-        if not sent or not hmac.compare_digest(sent, info.csrf):
-            raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+        info = _require_session(request)
         with services.sessions.begin() as session:
             user = _signed_in_user(session, info)
             if data.locale is not None:

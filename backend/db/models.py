@@ -98,6 +98,20 @@ class Membership(Base):
     role: Mapped[str] = mapped_column(sa.String(16), default="owner")  # owner | editor | viewer
 
 
+class UserSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a database
+    dump does not hand out sessions. Deleting the row signs that browser out everywhere at once."""
+
+    __tablename__ = "user_sessions"
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(sa.ForeignKey("workspaces.id", ondelete="CASCADE"))
+    csrf: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+
+
 class Contact(Base):
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

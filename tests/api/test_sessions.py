@@ -1,26 +1,41 @@
-"""Signing in to the web app: cookie sessions, CSRF, throttling."""
+"""Signing in to the web app: cookie sessions (ended by sign-out, sign-out everywhere, a password reset,
+losing the membership, or age), CSRF, throttling."""
 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from litestar.testing import TestClient
 
+from backend import cli
 from backend.api import sessions as session_module
 from backend.api.app import create_app
 from backend.config import load_settings
+from backend.db.models import Membership, UserSession
 from backend.services import Services
-from backend.users import create_user
+from backend.users import create_user, user_by_email
 
 
 @pytest.fixture
-def web(engine, clock, registry, sessions, workspace, tmp_path):
+def app(engine, clock, registry, sessions, workspace, tmp_path):
     services = Services.create(
         load_settings(secret_key="k" * 32, var_dir=str(tmp_path)), engine=engine, clock=clock, registry=registry
     )
     with sessions.begin() as session:
         create_user(session, "Owner@Example.com", "correct horse", "Olga Owner", workspace_id=workspace.id)
     session_module._throttle = session_module._Throttle()
-    with TestClient(create_app(services)) as client:
+    return create_app(services)
+
+
+@pytest.fixture
+def web(app):
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def other_browser(app):
+    with TestClient(app) as client:
         yield client
 
 
@@ -56,17 +71,80 @@ def test_writes_need_the_csrf_token(web):
     assert created.status_code == 201
 
 
-def test_a_tampered_cookie_is_rejected(web):
+def test_a_tampered_or_oversized_cookie_is_rejected(web):
     login(web)
     token = web.cookies.get("waymark_session")
-    body, _, sig = token.partition(".")
-    web.cookies.set("waymark_session", body[:-2] + "AA." + sig)
+    web.cookies.set("waymark_session", token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    assert web.get("/api/auth/me").status_code == 401
+    web.cookies.set("waymark_session", "x" * 5000)
     assert web.get("/api/auth/me").status_code == 401
 
 
-def test_sign_out_ends_the_session(web):
+def test_only_a_hash_of_the_cookie_is_stored(web, engine):
     login(web)
+    token = web.cookies.get("waymark_session")
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(UserSession.token_hash, UserSession.user_agent)).all()
+    assert len(stored) == 1 and stored[0].token_hash != token and token not in stored[0].token_hash
+
+
+def test_sign_out_ends_the_session_even_for_a_copied_cookie(web):
+    login(web)
+    copied = web.cookies.get("waymark_session")
     assert web.post("/api/auth/logout").status_code == 204
+    assert web.get("/api/journeys").status_code == 401
+    web.cookies.set("waymark_session", copied)  # someone kept the cookie: it no longer works
+    assert web.get("/api/journeys").status_code == 401
+
+
+def test_sign_out_everywhere_ends_every_browser(web, other_browser):
+    csrf = login(web).json()["csrf_token"]
+    login(other_browser)
+    assert other_browser.get("/api/journeys").status_code == 200
+    assert web.post("/api/auth/logout-everywhere").status_code == 403  # CSRF token required
+    assert web.post("/api/auth/logout-everywhere", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert web.get("/api/journeys").status_code == 401
+    assert other_browser.get("/api/journeys").status_code == 401
+    assert login(other_browser).status_code == 200  # signing in again works
+
+
+def test_signing_out_one_browser_leaves_the_other_signed_in(web, other_browser):
+    login(web)
+    login(other_browser)
+    web.post("/api/auth/logout")
+    assert other_browser.get("/api/journeys").status_code == 200
+
+
+def test_a_password_reset_from_the_cli_signs_the_user_out(web, monkeypatch, db_url, tmp_path, capsys):
+    login(web)
+    monkeypatch.setenv("WAYMARK_DATABASE_URL", db_url)
+    monkeypatch.setenv("WAYMARK_VAR_DIR", str(tmp_path / "cli"))
+    cli.main(["reset-password", "OWNER@example.com"])
+    printed = capsys.readouterr().out
+    new_password = printed.split("new password for owner@example.com: ")[1].split()[0]
+    assert "signed out of 1 session(s)" in printed
+    assert web.get("/api/journeys").status_code == 401
+    assert login(web).status_code == 401
+    assert login(web, password=new_password).status_code == 200
+
+    with pytest.raises(SystemExit):
+        cli.main(["reset-password", "nobody@example.com"])
+    assert "no user 'nobody@example.com'" in capsys.readouterr().err
+
+
+def test_losing_the_membership_ends_access_at_once(web, sessions, workspace):
+    login(web)
+    with sessions.begin() as session:
+        user = user_by_email(session, "owner@example.com")
+        session.execute(sa.delete(Membership).where(Membership.user_id == user.id))
+    assert web.get("/api/journeys").status_code == 401
+
+
+def test_a_session_expires_after_its_lifetime(web, clock):
+    login(web)
+    clock.advance(days=13)
+    assert web.get("/api/journeys").status_code == 200
+    clock.advance(days=1, seconds=1)
     assert web.get("/api/journeys").status_code == 401
 
 

@@ -34,6 +34,7 @@ export const auth = {
   me: () => api.get<Session>('/api/auth/me'),
   login: (email: string, password: string) => api.post<Session>('/api/auth/login', { email, password }),
   logout: () => api.post<void>('/api/auth/logout'),
+  logoutEverywhere: () => api.post<void>('/api/auth/logout-everywhere'),
 };
 
 export const catalog = {

@@ -10,6 +10,8 @@ interface SessionState {
   check(): Promise<void>;
   signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
+  /** Ends every session of the user (other browsers and devices too). */
+  signOutEverywhere(): Promise<void>;
 }
 
 export const useSession = create<SessionState>()((set) => {
@@ -38,6 +40,10 @@ export const useSession = create<SessionState>()((set) => {
       } finally {
         apply(null);
       }
+    },
+    async signOutEverywhere() {
+      await auth.logoutEverywhere();
+      apply(null);
     },
   };
 });

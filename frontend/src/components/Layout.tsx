@@ -11,6 +11,7 @@ export function Layout({ children }: { children: ReactNode }) {
   const { t } = useTranslation();
   const session = useSession((s) => s.session);
   const signOut = useSession((s) => s.signOut);
+  const signOutEverywhere = useSession((s) => s.signOutEverywhere);
   const nav = [
     { to: '/journeys', icon: 'route', label: t('nav.journeys'), testId: 'nav-journeys' },
     { to: '/contacts', icon: 'users', label: t('nav.contacts'), testId: 'nav-contacts' },
@@ -32,9 +33,23 @@ export function Layout({ children }: { children: ReactNode }) {
         </nav>
         <div className="topbar-end">
           {session && (
-            <span className="muted small" title={session.user.email}>
-              {session.workspace.name} · {session.user.name || session.user.email}
-            </span>
+            <details className="account-menu" data-testid="account-menu">
+              <summary className="muted small" title={session.user.email}>
+                {session.workspace.name} · {session.user.name || session.user.email}
+              </summary>
+              <div className="account-menu-panel">
+                <div className="small">{session.user.email}</div>
+                <button
+                  type="button"
+                  className="button ghost"
+                  onClick={() => void signOutEverywhere()}
+                  data-testid="sign-out-everywhere"
+                >
+                  {t('nav.signOutEverywhere')}
+                </button>
+                <p className="muted small">{t('nav.signOutEverywhereHint')}</p>
+              </div>
+            </details>
           )}
           <LanguageSwitcher />
           <button type="button" className="button ghost" onClick={() => void signOut()} data-testid="sign-out">
