@@ -67,6 +67,7 @@ class ActiveSession:
     user_id: int
     workspace_id: int
     csrf: str
+    role: str
 
 
 def token_hash(token: str) -> str:
@@ -97,14 +98,14 @@ def start_session(
 def find_session(conn: sa.Connection, token: str, now: datetime) -> ActiveSession | None:
     """The live session of a cookie token: not expired, and its user still a member of its workspace."""
     row = conn.execute(
-        sa.select(UserSession.user_id, UserSession.workspace_id, UserSession.csrf)
+        sa.select(UserSession.user_id, UserSession.workspace_id, UserSession.csrf, Membership.role)
         .join(
             Membership,
             sa.and_(Membership.user_id == UserSession.user_id, Membership.workspace_id == UserSession.workspace_id),
         )
         .where(UserSession.token_hash == token_hash(token), UserSession.expires_at > now)
     ).first()
-    return ActiveSession(row.user_id, row.workspace_id, row.csrf) if row else None
+    return ActiveSession(row.user_id, row.workspace_id, row.csrf, row.role) if row else None
 
 
 def end_session(session: Session, token: str) -> None:

@@ -1,7 +1,9 @@
 """Who is calling: a write key (ingestion), an admin key, or a signed-in user (session cookie).
 
 Guards resolve the caller once per request and leave a :class:`Principal` on ``request.state``; the
-handlers read it through the ``principal`` dependency. Keys are looked up by SHA-256 hash and cached
+handlers read it through the ``principal`` dependency. Signed-in users act with their workspace role:
+a ``viewer`` reads everything and changes nothing; only an ``owner`` (or an admin key) changes what holds
+credentials — API keys and providers. Keys are looked up by SHA-256 hash and cached
 for a few seconds, so a busy ingestion endpoint does not hit the keys table per call.
 """
 
@@ -35,6 +37,8 @@ class Principal:
     key_prefix: str | None = None
     user_id: int | None = None
     user_name: str | None = None
+    role: str = "owner"
+    """A user's role in the workspace (owner | editor | viewer); an admin key acts as an owner."""
 
     @property
     def label(self) -> str:
@@ -122,9 +126,11 @@ def require_write_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READS_ONLY = {"reads_only": True}
+"""``opt`` of a POST handler that changes nothing (validate, preview): viewers may call it."""
 
 
-def require_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def require_admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Admin key (bearer) or a signed-in user; cookie sessions must echo the CSRF token on writes."""
     header = connection.headers.get("authorization", "")
     token = _bearer(header)
@@ -143,7 +149,18 @@ def require_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         sent = connection.headers.get("x-csrf-token", "")
         if not sent or not hmac.compare_digest(sent, session.csrf):
             raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+        if session.principal.role == "viewer" and not handler.opt.get("reads_only"):
+            raise PermissionDeniedException("Viewers can look but not change anything; ask an owner for editor rights")
     connection.state.principal = session.principal
+
+
+def require_owner_to_change(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Keys and provider credentials: anyone may list them (secrets are never shown), owners change them.
+    Runs after :func:`require_admin`, which left the principal."""
+    if connection.scope["method"] in SAFE_METHODS:
+        return
+    if connection.state.principal.role != "owner":
+        raise PermissionDeniedException("Only the workspace's owners can change API keys and providers")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.orm import Session
 
-from backend.api.auth import Principal
+from backend.api.auth import READS_ONLY, Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, from_graph_problems, not_found
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -330,7 +330,9 @@ class JourneyController(Controller):
             _, problems = validate(data.graph, services.registry)
             return DraftSaved(journey.draft_revision, from_graph_problems(problems))
 
-    @post("/{journey_id:int}/validate", sync_to_thread=True, status_code=200, summary="Validate a graph")
+    @post(
+        "/{journey_id:int}/validate", sync_to_thread=True, status_code=200, summary="Validate a graph", opt=READS_ONLY
+    )
     def validate_graph(
         self,
         services: ServicesDep,

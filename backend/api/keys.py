@@ -11,7 +11,7 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import key_cache_of
+from backend.api.auth import key_cache_of, require_owner_to_change
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, not_found
 from backend.db.models import ApiKey
@@ -56,6 +56,7 @@ def _out(row) -> KeyOut:
 class KeyController(Controller):
     path = "/keys"
     tags = ["keys"]
+    guards = [require_owner_to_change]
 
     @get("/", sync_to_thread=True, summary="The workspace's keys, newest first (revoked ones included)")
     def list_keys(self, services: ServicesDep, principal: PrincipalDep) -> list[KeyOut]:

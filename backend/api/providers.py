@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import UNSET, UnsetType
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import Principal
+from backend.api.auth import Principal, require_owner_to_change
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import bad_request, not_found
 from backend.channels import kinds
@@ -194,6 +194,7 @@ class ProviderKindController(Controller):
 class ProviderController(Controller):
     path = "/providers"
     tags = ["providers"]
+    guards = [require_owner_to_change]
 
     @get("/", sync_to_thread=True, summary="The workspace's providers (the first enabled one per channel is used)")
     def list_providers(

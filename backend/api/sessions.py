@@ -121,7 +121,7 @@ def read_session(connection: ASGIConnection) -> SessionInfo | None:
         found = find_session(conn, token, services.clock.now())
     if found is None:
         return None
-    principal = Principal(workspace_id=found.workspace_id, kind="user", user_id=found.user_id)
+    principal = Principal(workspace_id=found.workspace_id, kind="user", user_id=found.user_id, role=found.role)
     return SessionInfo(principal=principal, csrf=found.csrf)
 
 

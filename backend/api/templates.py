@@ -11,7 +11,7 @@ from litestar import Controller, MediaType, Request, Response, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from backend.api.app import API_HANDLERS
-from backend.api.auth import Principal
+from backend.api.auth import READS_ONLY, Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, bad_request, not_found
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -323,7 +323,13 @@ class TemplateController(Controller):
                 for v in service.versions(session, template)
             ]
 
-    @post("/{template_id:int}/preview", sync_to_thread=True, status_code=200, summary="Render for a contact")
+    @post(
+        "/{template_id:int}/preview",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Render for a contact",
+        opt=READS_ONLY,
+    )
     def preview(
         self,
         services: ServicesDep,

@@ -166,3 +166,46 @@ def test_language_choice_is_stored_on_the_account(web):
     bad = web.patch("/api/auth/me", json={"locale": "chinese"}, headers={"X-CSRF-Token": csrf})
     assert bad.status_code == 400
     assert bad.json()["problems"][0]["pointer"] == "/locale"
+
+
+@pytest.fixture
+def team(app, sessions, workspace):
+    """An editor and a viewer next to the owner, each signed in in a browser of their own."""
+    with sessions.begin() as session:
+        create_user(session, "ed@example.com", "editor pass", "Ed", workspace_id=workspace.id, role="editor")
+        create_user(session, "vi@example.com", "viewer pass", "Vi", workspace_id=workspace.id, role="viewer")
+    with TestClient(app) as editor, TestClient(app) as viewer:
+        editor.headers["X-CSRF-Token"] = login(editor, "editor pass", "ed@example.com").json()["csrf_token"]
+        viewer.headers["X-CSRF-Token"] = login(viewer, "viewer pass", "vi@example.com").json()["csrf_token"]
+        yield editor, viewer
+
+
+def test_a_viewer_reads_everything_and_changes_nothing(web, team):
+    editor, viewer = team
+    journey = editor.post("/api/journeys", json={"name": "Welcome"}).json()
+    assert viewer.get("/api/journeys").status_code == 200
+    assert viewer.get(f"/api/journeys/{journey['id']}").status_code == 200
+
+    refused = viewer.post("/api/journeys", json={"name": "Mine"})
+    assert refused.status_code == 403 and "Viewers" in refused.json()["title"]
+    assert viewer.post(f"/api/journeys/{journey['id']}/publish").status_code == 403
+    assert viewer.delete("/api/contacts/1").status_code == 403
+    # Validating changes nothing, and a viewer's own language is theirs to choose.
+    assert viewer.post(f"/api/journeys/{journey['id']}/validate").status_code == 200
+    assert viewer.patch("/api/auth/me", json={"locale": "pl"}).json()["user"]["locale"] == "pl"
+    assert viewer.get("/api/auth/me").json()["workspace"]["role"] == "viewer"
+
+
+def test_only_owners_change_keys_and_providers(web, team):
+    editor, _ = team
+    assert editor.get("/api/keys").status_code == 200
+    assert editor.get("/api/providers").status_code == 200
+    refused = editor.post("/api/keys", json={"kind": "write", "name": "CRM"})
+    assert refused.status_code == 403 and "owners" in refused.json()["title"]
+    smtp = {"kind": "smtp", "channel": "email", "name": "Mail", "config": {"host": "mail.example.com"}}
+    assert editor.post("/api/providers", json=smtp).status_code == 403
+
+    csrf = login(web).json()["csrf_token"]
+    created = web.post("/api/keys", json={"kind": "write", "name": "CRM"}, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201
+    assert editor.delete(f"/api/keys/{created.json()['id']}").status_code == 403

@@ -32,6 +32,11 @@ export function Layout({ children }: { children: ReactNode }) {
           ))}
         </nav>
         <div className="topbar-end">
+          {session?.workspace.role === 'viewer' && (
+            <span className="badge status-paused" title={t('nav.readOnlyHint')} data-testid="read-only">
+              {t('nav.readOnly')}
+            </span>
+          )}
           {session && (
             <details className="account-menu" data-testid="account-menu">
               <summary className="muted small" title={session.user.email}>
