@@ -14,6 +14,9 @@ interface SessionState {
   signOutEverywhere(): Promise<void>;
 }
 
+/** Viewers look at everything and change nothing (the server refuses their changes with 403). */
+export const useIsViewer = (): boolean => useSession((s) => s.session?.workspace.role === 'viewer');
+
 export const useSession = create<SessionState>()((set) => {
   const apply = (session: Session | null) => {
     setCsrfToken(session?.csrf_token ?? null);

@@ -29,7 +29,7 @@ const isValidConnection: IsValidConnection = (connection) => connection.source !
 const minimapColor = (node: Node) =>
   `var(--cat-${editorStore.getState().blockTypes[String(node.data.blockType)]?.category ?? 'unknown'})`;
 
-export function Canvas() {
+export function Canvas({ readOnly = false }: { readOnly?: boolean }) {
   const { t } = useTranslation();
   const nodes = useEditor((s) => s.nodes);
   const storeEdges = useEditor((s) => s.edges);
@@ -92,7 +92,7 @@ export function Canvas() {
   );
 
   return (
-    <div className="canvas" data-testid="canvas" onDragOver={onDragOver} onDrop={onDrop}>
+    <div className="canvas" data-testid="canvas" onDragOver={readOnly ? undefined : onDragOver} onDrop={readOnly ? undefined : onDrop}>
       <ReactFlow<BlockNode>
         nodes={nodes}
         edges={edges}
@@ -101,6 +101,9 @@ export function Canvas() {
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
         onConnect={onConnect}
+        nodesDraggable={!readOnly}
+        nodesConnectable={!readOnly}
+        edgesReconnectable={!readOnly}
         isValidConnection={isValidConnection}
         // Deleting goes through the store (undo, edges of deleted nodes): see useShortcuts.
         deleteKeyCode={null}

@@ -8,6 +8,7 @@ import { Link, useParams } from 'react-router';
 import { ApiError } from '../api/client';
 import { catalog, journeys } from '../api/endpoints';
 import type { BlockType, Journey, JourneyStats, Vocabulary } from '../api/types';
+import { useIsViewer } from '../auth/session';
 import { PromptDialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
 import { ErrorNotice, Loading } from '../components/States';
@@ -88,6 +89,7 @@ function Editor({ journey, blockTypes, vocabulary, onJourneyChanged }: EditorPro
   const selectedIds = useEditor((s) => s.selectedIds);
   const { screenToFlowPosition, fitView } = useReactFlow();
   const [dialog, setDialog] = useState<'publish' | 'versions' | null>(null);
+  const readOnly = useIsViewer();
 
   const addAtCentre = useCallback(
     (type: string) => {
@@ -104,6 +106,7 @@ function Editor({ journey, blockTypes, vocabulary, onJourneyChanged }: EditorPro
   useShortcuts({
     onCopied: useCallback((count: number) => count && toast(t('editor.copied', { count })), [t]),
     onPasted: useCallback((ids: string[]) => ids.length && toast(t('editor.pasted', { count: ids.length })), [t]),
+    readOnly,
   });
 
   const publish = async (note: string) => {
@@ -127,18 +130,19 @@ function Editor({ journey, blockTypes, vocabulary, onJourneyChanged }: EditorPro
         journey={journey}
         saveState={save.state}
         totals={totals}
+        readOnly={readOnly}
         onFit={() => void fitView({ padding: 0.2, maxZoom: 1, duration: 200 })}
         onPublish={() => setDialog('publish')}
         onVersions={() => setDialog('versions')}
       />
-      <div className="editor-body">
-        <Palette blockTypes={blockTypes} onAdd={addAtCentre} />
-        <Canvas />
+      <div className={readOnly ? 'editor-body read-only' : 'editor-body'}>
+        {!readOnly && <Palette blockTypes={blockTypes} onAdd={addAtCentre} />}
+        <Canvas readOnly={readOnly} />
         <aside className="side-panel" aria-label={t('editor.panel')}>
           {selectedIds.length === 1 && selectedIds[0] ? (
-            <NodePanel nodeId={selectedIds[0]} journeyId={journeyId} vocabulary={vocabulary} />
+            <NodePanel nodeId={selectedIds[0]} journeyId={journeyId} vocabulary={vocabulary} readOnly={readOnly} />
           ) : (
-            <JourneyPanel vocabulary={vocabulary} />
+            <JourneyPanel vocabulary={vocabulary} readOnly={readOnly} />
           )}
         </aside>
       </div>
@@ -162,12 +166,13 @@ interface ToolbarProps {
   journey: Journey;
   saveState: SaveState;
   totals: JourneyStats | null;
+  readOnly: boolean;
   onFit(): void;
   onPublish(): void;
   onVersions(): void;
 }
 
-function Toolbar({ journey, saveState, totals, onFit, onPublish, onVersions }: ToolbarProps) {
+function Toolbar({ journey, saveState, totals, readOnly, onFit, onPublish, onVersions }: ToolbarProps) {
   const { t } = useTranslation();
   const fmt = useFormat();
   const canUndo = useEditor((s) => s.past.length > 0);
@@ -197,15 +202,19 @@ function Toolbar({ journey, saveState, totals, onFit, onPublish, onVersions }: T
         </span>
       )}
       <div className="toolbar-group">
-        <button type="button" className="icon-button" onClick={undo} disabled={!canUndo} aria-label={t('editor.undo')} title={t('editor.undo')} data-testid="undo">
-          <Icon name="undo" />
-        </button>
-        <button type="button" className="icon-button" onClick={redo} disabled={!canRedo} aria-label={t('editor.redo')} title={t('editor.redo')} data-testid="redo">
-          <Icon name="redo" />
-        </button>
-        <button type="button" className="icon-button" onClick={layout} aria-label={t('editor.autoLayout')} title={t('editor.autoLayout')} data-testid="auto-layout">
-          <Icon name="layout" />
-        </button>
+        {!readOnly && (
+          <>
+            <button type="button" className="icon-button" onClick={undo} disabled={!canUndo} aria-label={t('editor.undo')} title={t('editor.undo')} data-testid="undo">
+              <Icon name="undo" />
+            </button>
+            <button type="button" className="icon-button" onClick={redo} disabled={!canRedo} aria-label={t('editor.redo')} title={t('editor.redo')} data-testid="redo">
+              <Icon name="redo" />
+            </button>
+            <button type="button" className="icon-button" onClick={layout} aria-label={t('editor.autoLayout')} title={t('editor.autoLayout')} data-testid="auto-layout">
+              <Icon name="layout" />
+            </button>
+          </>
+        )}
         <button type="button" className="icon-button" onClick={onFit} aria-label={t('editor.fit')} title={t('editor.fit')} data-testid="zoom-fit">
           <Icon name="maximize" />
         </button>
@@ -220,16 +229,18 @@ function Toolbar({ journey, saveState, totals, onFit, onPublish, onVersions }: T
         <Icon name="history" />
         {t('editor.versions')}
       </button>
-      <button
-        type="button"
-        className="button primary"
-        onClick={onPublish}
-        disabled={publishBlocked}
-        title={problemCount > 0 ? t('editor.publishBlocked') : undefined}
-        data-testid="publish-button"
-      >
-        {t('editor.publish')}
-      </button>
+      {!readOnly && (
+        <button
+          type="button"
+          className="button primary"
+          onClick={onPublish}
+          disabled={publishBlocked}
+          title={problemCount > 0 ? t('editor.publishBlocked') : undefined}
+          data-testid="publish-button"
+        >
+          {t('editor.publish')}
+        </button>
+      )}
     </div>
   );
 }

@@ -11,7 +11,7 @@ import { settingsSchema } from './settingsSchema';
 import { useEditor } from './store';
 
 /** The side panel when no single block is selected: the selection, every problem, journey settings. */
-export function JourneyPanel({ vocabulary }: { vocabulary: Vocabulary | null }) {
+export function JourneyPanel({ vocabulary, readOnly = false }: { vocabulary: Vocabulary | null; readOnly?: boolean }) {
   const { t } = useTranslation();
   const selectedCount = useEditor((s) => s.selectedIds.length);
   const copySelection = useEditor((s) => s.copySelection);
@@ -26,14 +26,18 @@ export function JourneyPanel({ vocabulary }: { vocabulary: Vocabulary | null }) 
             <Icon name="copy" size={14} />
             {t('editor.copy')}
           </button>
-          <button type="button" className="button small danger" onClick={deleteSelection}>
-            <Icon name="trash" size={14} />
-            {t('editor.delete')}
-          </button>
+          {!readOnly && (
+            <button type="button" className="button small danger" onClick={deleteSelection}>
+              <Icon name="trash" size={14} />
+              {t('editor.delete')}
+            </button>
+          )}
         </div>
       )}
       <ProblemsList />
-      <SettingsForm vocabulary={vocabulary} />
+      <fieldset className="plain-fieldset" disabled={readOnly} data-testid="journey-settings">
+        <SettingsForm vocabulary={vocabulary} />
+      </fieldset>
       <ShortcutsHelp />
     </div>
   );

@@ -12,7 +12,17 @@ import { useEditor } from './store';
 const NO_PROBLEMS: never[] = [];
 
 /** The side panel for one selected block: its label, its generated config form, its contacts. */
-export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; journeyId: string; vocabulary: Vocabulary | null }) {
+export function NodePanel({
+  nodeId,
+  journeyId,
+  vocabulary,
+  readOnly = false,
+}: {
+  nodeId: string;
+  journeyId: string;
+  vocabulary: Vocabulary | null;
+  readOnly?: boolean;
+}) {
   const { t } = useTranslation();
   // Only the node's data: dragging the selected block must not re-render its form.
   const data = useEditor((s) => s.nodes.find((n) => n.id === nodeId)?.data);
@@ -38,9 +48,11 @@ export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; j
             {spec?.label ?? data.blockType} · <code>{nodeId}</code>
           </span>
         </div>
-        <button type="button" className="icon-button" onClick={deleteSelection} aria-label={t('editor.deleteBlock')} data-testid="node-delete">
-          <Icon name="trash" />
-        </button>
+        {!readOnly && (
+          <button type="button" className="icon-button" onClick={deleteSelection} aria-label={t('editor.deleteBlock')} data-testid="node-delete">
+            <Icon name="trash" />
+          </button>
+        )}
       </div>
       {spec?.description && (
         <p className="muted small">
@@ -58,7 +70,7 @@ export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; j
       {tab === 'contacts' ? (
         <NodeContacts journeyId={journeyId} nodeId={nodeId} />
       ) : (
-        <>
+        <fieldset className="plain-fieldset" disabled={readOnly} data-testid="node-config">
           {general.length > 0 && (
             <ul className="problem-list" data-testid="node-panel-problems">
               {general.map((p) => (
@@ -98,7 +110,7 @@ export function NodePanel({ nodeId, journeyId, vocabulary }: { nodeId: string; j
               <pre className="code">{JSON.stringify(data.config, null, 2)}</pre>
             </>
           )}
-        </>
+        </fieldset>
       )}
     </div>
   );

@@ -10,16 +10,19 @@ function typingInField(target: EventTarget | null): boolean {
 export interface ShortcutHandlers {
   onCopied(count: number): void;
   onPasted(ids: string[]): void;
+  /** Only the keys that change nothing: Escape, copy, select all. */
+  readOnly?: boolean;
 }
 
 /** Editor keyboard shortcuts: Delete/Backspace, Ctrl/⌘ + Z, Shift+Z or Y, C, V, A, and Escape. */
-export function useShortcuts({ onCopied, onPasted }: ShortcutHandlers): void {
+export function useShortcuts({ onCopied, onPasted, readOnly = false }: ShortcutHandlers): void {
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (typingInField(event.target) || document.querySelector('dialog[open]')) return;
       const store = editorStore.getState();
       const mod = event.ctrlKey || event.metaKey;
       const key = event.key.toLowerCase();
+      if (readOnly && !(event.key === 'Escape' || (mod && (key === 'c' || key === 'a')))) return;
       if (!mod && (event.key === 'Delete' || event.key === 'Backspace')) store.deleteSelection();
       else if (!mod && event.key === 'Escape') store.select([]);
       else if (mod && key === 'z' && !event.shiftKey) store.undo();
@@ -32,5 +35,5 @@ export function useShortcuts({ onCopied, onPasted }: ShortcutHandlers): void {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [onCopied, onPasted]);
+  }, [onCopied, onPasted, readOnly]);
 }
