@@ -69,3 +69,8 @@ def test_a_viewer_sees_the_journey_but_cannot_change_it(page, live_server):
     expect(page.locator('.react-flow__node[data-id="send_recovery"]')).to_be_visible()
     page.get_by_test_id("node-tab-contacts").click()  # the live lists stay usable
     screenshot(page, "editor-read-only")
+
+    page.get_by_test_id("nav-journeys").click()
+    expect(page.get_by_text("Abandoned registration recovery")).to_be_visible()
+    expect(page.get_by_test_id("journey-create")).to_have_count(0)
+    expect(page.get_by_test_id("journey-rename-1")).to_have_count(0)

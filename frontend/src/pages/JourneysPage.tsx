@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate } from 'react-router';
 import { journeys, type JourneyAction } from '../api/endpoints';
+import { useIsViewer } from '../auth/session';
 import type { JourneyStatus, JourneySummary } from '../api/types';
 import { PromptDialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
@@ -22,6 +23,7 @@ export function JourneysPage() {
   const [status, setStatus] = useState<JourneyStatus | ''>('');
   const list = usePaged((cursor) => journeys.list(status, cursor), [status]);
   const [prompt, setPrompt] = useState<Prompt | null>(null);
+  const readOnly = useIsViewer();
 
   const act = async (journey: JourneySummary, action: JourneyAction) => {
     try {
@@ -37,10 +39,12 @@ export function JourneysPage() {
     <main className="page">
       <div className="page-header">
         <h1>{t('journeys.title')}</h1>
-        <button type="button" className="button primary" onClick={() => setPrompt({ kind: 'create' })} data-testid="journey-create">
-          <Icon name="plus" />
-          {t('journeys.create')}
-        </button>
+        {!readOnly && (
+          <button type="button" className="button primary" onClick={() => setPrompt({ kind: 'create' })} data-testid="journey-create">
+            <Icon name="plus" />
+            {t('journeys.create')}
+          </button>
+        )}
       </div>
       <div className="tabs" role="tablist" aria-label={t('journeys.filter')}>
         {FILTERS.map((value) => (
@@ -94,26 +98,30 @@ export function JourneysPage() {
               {journey.updated_by && <div className="muted small">{journey.updated_by}</div>}
             </td>
             <td className="row-actions">
-              <button type="button" className="button small" onClick={() => setPrompt({ kind: 'rename', journey })} data-testid={`journey-rename-${journey.id}`}>
-                {t('journeys.rename')}
-              </button>
-              <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', journey })} data-testid={`journey-duplicate-${journey.id}`}>
-                {t('journeys.duplicate')}
-              </button>
-              {journey.status === 'published' && (
-                <button type="button" className="button small" onClick={() => void act(journey, 'pause')} data-testid={`journey-pause-${journey.id}`}>
-                  {t('journeys.pause')}
-                </button>
-              )}
-              {journey.status === 'paused' && (
-                <button type="button" className="button small" onClick={() => void act(journey, 'resume')} data-testid={`journey-resume-${journey.id}`}>
-                  {t('journeys.resume')}
-                </button>
-              )}
-              {journey.status !== 'archived' && (
-                <button type="button" className="button small danger" onClick={() => void act(journey, 'archive')} data-testid={`journey-archive-${journey.id}`}>
-                  {t('journeys.archive')}
-                </button>
+              {!readOnly && (
+                <>
+                  <button type="button" className="button small" onClick={() => setPrompt({ kind: 'rename', journey })} data-testid={`journey-rename-${journey.id}`}>
+                    {t('journeys.rename')}
+                  </button>
+                  <button type="button" className="button small" onClick={() => setPrompt({ kind: 'duplicate', journey })} data-testid={`journey-duplicate-${journey.id}`}>
+                    {t('journeys.duplicate')}
+                  </button>
+                  {journey.status === 'published' && (
+                    <button type="button" className="button small" onClick={() => void act(journey, 'pause')} data-testid={`journey-pause-${journey.id}`}>
+                      {t('journeys.pause')}
+                    </button>
+                  )}
+                  {journey.status === 'paused' && (
+                    <button type="button" className="button small" onClick={() => void act(journey, 'resume')} data-testid={`journey-resume-${journey.id}`}>
+                      {t('journeys.resume')}
+                    </button>
+                  )}
+                  {journey.status !== 'archived' && (
+                    <button type="button" className="button small danger" onClick={() => void act(journey, 'archive')} data-testid={`journey-archive-${journey.id}`}>
+                      {t('journeys.archive')}
+                    </button>
+                  )}
+                </>
               )}
             </td>
           </tr>
