@@ -146,9 +146,7 @@ def require_admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None
     if session is None:
         raise NotAuthorizedException("Sign in, or send an admin key as a bearer token")
     if connection.scope["method"] not in SAFE_METHODS:
-        sent = connection.headers.get("x-csrf-token", "")
-        if not sent or not hmac.compare_digest(sent, session.csrf):
-            raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+        check_csrf(connection, session)
         if session.principal.role == "viewer" and not handler.opt.get("reads_only"):
             raise PermissionDeniedException("Viewers can look but not change anything; ask an owner for editor rights")
     connection.state.principal = session.principal
@@ -161,6 +159,13 @@ def require_owner_to_change(connection: ASGIConnection, _: BaseRouteHandler) -> 
         return
     if connection.state.principal.role != "owner":
         raise PermissionDeniedException("Only the workspace's owners can change API keys and providers")
+
+
+def check_csrf(connection: ASGIConnection, session: SessionInfo) -> None:
+    """A cookie session's unsafe request must echo the session's CSRF token."""
+    sent = connection.headers.get("x-csrf-token", "")
+    if not sent or not hmac.compare_digest(sent, session.csrf):
+        raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ responses.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import threading
 import time
@@ -20,10 +19,10 @@ import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
-from backend.api.auth import Principal, SessionInfo
+from backend.api.auth import Principal, SessionInfo, check_csrf
 from backend.api.deps import ServicesDep
 from backend.api.errors import ApiError
 from backend.db.models import Membership, User, Workspace
@@ -130,9 +129,7 @@ def _require_session(request: Request) -> SessionInfo:
     info = read_session(request)
     if info is None:
         raise NotAuthorizedException("Not signed in")
-    sent = request.headers.get("x-csrf-token", "")
-    if not sent or not hmac.compare_digest(sent, info.csrf):
-        raise PermissionDeniedException("Missing or wrong X-CSRF-Token header")
+    check_csrf(request, info)
     return info
 
 

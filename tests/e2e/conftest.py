@@ -101,10 +101,11 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def sign_in(page, server: LiveServer) -> None:
-    page.goto(server.url + "/")
-    page.get_by_test_id("sign-in-email").fill(server.email)
-    page.get_by_test_id("sign-in-password").fill(server.password)
+def sign_in(page, server: LiveServer, email: str | None = None, password: str | None = None, path: str = "/") -> None:
+    """Sign in as the seeded owner, or as ``email``/``password``, starting at ``path``."""
+    page.goto(server.url + path)
+    page.get_by_test_id("sign-in-email").fill(email or server.email)
+    page.get_by_test_id("sign-in-password").fill(password or server.password)
     page.get_by_test_id("sign-in-submit").click()
     page.get_by_test_id("nav-journeys").wait_for()
 

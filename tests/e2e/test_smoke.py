@@ -50,10 +50,7 @@ def test_a_viewer_sees_the_journey_but_cannot_change_it(page, live_server):
         cwd=ROOT,
         capture_output=True,
     )
-    page.goto(live_server.url + "/journeys/1")
-    page.get_by_test_id("sign-in-email").fill("vi@example.com")
-    page.get_by_test_id("sign-in-password").fill("viewer pass")
-    page.get_by_test_id("sign-in-submit").click()
+    sign_in(page, live_server, "vi@example.com", "viewer pass", path="/journeys/1")
 
     expect(page.get_by_test_id("read-only")).to_have_text("Read-only")
     expect(page.get_by_test_id("canvas")).to_be_visible()
