@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from backend.engine.rules import Rule, evaluate, event_queries, needs_subscriptions, rule_problems
+from backend.engine.rules import Rule, evaluate, rule_needs, rule_problems
 from backend.engine.sdk import BlockType, ConfigProblem, Go, Item, Needs, Outcome, StepContext
 from blocks.translations import for_block
 
@@ -29,10 +29,7 @@ class Condition(BlockType):
         return rule_problems(config.rule, "/rule")
 
     def needs(self, config: ConditionConfig) -> Needs:
-        return Needs(
-            subscriptions=needs_subscriptions(config.rule),
-            events=tuple(dict.fromkeys(event_queries(config.rule))),
-        )
+        return rule_needs(config.rule)
 
     def step(self, config: ConditionConfig, item: Item, ctx: StepContext) -> Outcome:
         return Go("yes") if evaluate(config.rule, item.contact, ctx.now) else Go("no")

@@ -17,8 +17,8 @@ from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
-from backend.api.ingest import normalise_email, valid_timezone
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from backend.contacts.upsert import normalise_email, valid_timezone
 from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Subscription
 from backend.db.session import read_connection
 from backend.services import Services

@@ -129,6 +129,8 @@ class Contact(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
     locale: Mapped[str | None] = mapped_column(sa.String(16))
+    computed: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """Computed property values by key, kept current by backend/audience (``{"rentals_30d": 3}``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (
@@ -260,6 +262,9 @@ class Enrollment(Base):
     finished_at: Mapped[datetime | None]
     exit_reason: Mapped[str | None] = mapped_column(sa.String(200))
     converted_at: Mapped[datetime | None]
+    pending_events: Mapped[list[Any] | None] = mapped_column(JSONType)
+    """Events that arrived in the same request right after the one that started or woke this
+    enrollment: applied in order when it next stops, as if they had come one call at a time."""
     __table_args__ = (
         sa.Index(
             "ix_enrollments_due",
@@ -453,3 +458,105 @@ class NodeCounter(Base):
     outcome: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+# -------------------------------------------------------------------------------------------------
+# Audiences (backend/audience)
+# -------------------------------------------------------------------------------------------------
+
+
+class Segment(Base):
+    """A saved audience: a rule in the shared rule language; membership is materialised."""
+
+    __tablename__ = "segments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = _ws_fk()
+    key: Mapped[str] = mapped_column(sa.String(100))
+    """What rules, triggers and exports name (stable; the name may change)."""
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    rule: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(sa.String(16), default="building")  # building | ready
+    revision: Mapped[int] = mapped_column(default=1)
+    """Bumped when the rule changes; a backfill in progress for an older revision starts again."""
+    built_through: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    """Backfill progress: contacts with ids up to this one have been evaluated."""
+    progress_done: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    progress_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    built_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "key", name="uq_segments_key"),)
+
+
+class SegmentMember(Base):
+    __tablename__ = "segment_members"
+    segment_id: Mapped[int] = mapped_column(sa.ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    entered_at: Mapped[datetime]
+    __table_args__ = (sa.Index("ix_segment_members_contact", "contact_id"),)
+
+
+class SegmentChange(Base):
+    """Entered/left history, one row per change (the initial backfill writes none)."""
+
+    __tablename__ = "segment_changes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    segment_id: Mapped[int] = mapped_column(sa.ForeignKey("segments.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"))
+    entered: Mapped[bool]
+    at: Mapped[datetime]
+    __table_args__ = (
+        sa.Index("ix_segment_changes_segment", "segment_id", "at"),
+        sa.Index("ix_segment_changes_contact", "contact_id", "at"),
+    )
+
+
+class SegmentDaily(Base):
+    """Entries and exits per segment per UTC day, bumped in the transaction that changes membership:
+    the size trend without scanning history."""
+
+    __tablename__ = "segment_daily"
+    segment_id: Mapped[int] = mapped_column(sa.ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    """ISO date, e.g. 2026-12-03."""
+    workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    entered: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    left: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class ComputedProperty(Base):
+    """A value per contact aggregated from their events (User.com's aggregators), e.g. rentals in the
+    last 30 days; stored in ``contacts.computed[key]``."""
+
+    __tablename__ = "computed_properties"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = _ws_fk()
+    key: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    definition: Mapped[dict[str, Any]]
+    """event, aggregate, property, where, window (see backend/audience/computed.py)."""
+    status: Mapped[str] = mapped_column(sa.String(16), default="building")
+    revision: Mapped[int] = mapped_column(default=1)
+    built_through: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    progress_done: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    progress_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    built_at: Mapped[datetime | None]
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "key", name="uq_computed_properties_key"),)
+
+
+class AudienceCheck(Base):
+    """When a contact's segments or computed values may next change by the clock alone (a window
+    sliding, a package's end coming closer). The re-check visits only rows that are due."""
+
+    __tablename__ = "audience_checks"
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    due_at: Mapped[datetime]
+    __table_args__ = (sa.Index("ix_audience_checks_due", "due_at"),)

@@ -253,8 +253,11 @@ class _Passable:
             if self._loaded is None:
                 self._loaded = needs_from(self.graph, self.starts)
             behind = needs_from(self.graph, [node_id])
-            answer = (self._loaded.subscriptions or not behind.subscriptions) and set(behind.events) <= set(
-                self._loaded.events
+            loaded = self._loaded
+            answer = (
+                (loaded.subscriptions or not behind.subscriptions)
+                and (loaded.segments or not behind.segments)
+                and set(behind.events) <= set(loaded.events)
             )
             self._answers[node_id] = answer
         return answer
@@ -263,7 +266,7 @@ class _Passable:
 def needs_from(graph: CompiledGraph, start_nodes: Iterable[str]) -> Needs:
     """What the blocks a batch can reach in this tick need loaded (a path stops at the first block that
     makes contacts wait), so a condition far down the journey costs nothing until contacts get there."""
-    subscriptions = False
+    subscriptions = segments = False
     events: set[EventQuery] = set()
     successors: dict[str, list[str]] = defaultdict(list)
     for (source, _port), target in graph.next_node.items():
@@ -276,6 +279,7 @@ def needs_from(graph: CompiledGraph, start_nodes: Iterable[str]) -> Needs:
         compiled = graph.nodes[node_id]
         needs = compiled.block.needs(compiled.config)
         subscriptions = subscriptions or needs.subscriptions
+        segments = segments or needs.segments
         events.update(needs.events)
         if compiled.block.pauses and node_id not in starts:
             continue
@@ -283,4 +287,4 @@ def needs_from(graph: CompiledGraph, start_nodes: Iterable[str]) -> Needs:
             if nxt not in seen:
                 seen.add(nxt)
                 stack.append(nxt)
-    return Needs(subscriptions=subscriptions, events=tuple(sorted(events, key=repr)))
+    return Needs(subscriptions=subscriptions, events=tuple(sorted(events, key=repr)), segments=segments)

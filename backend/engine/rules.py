@@ -1,14 +1,23 @@
-"""Rule trees shared by conditions, trigger filters and (later) segments. Pure evaluation."""
+"""The one rule language: conditions, trigger filters, segments and (later) scores' filters and
+``split.rules`` all use these rule trees. Pure evaluation.
+
+Besides "does it hold now" (:func:`evaluate`), a rule can tell when its answer may next change with
+nothing but the clock moving (:func:`horizon`): "no login for 30 days" flips when the last login turns
+30 days old, "package ends in 7 days" at a local midnight. Segments store that moment per contact, so
+the time-based re-check visits only contacts whose answer can have changed.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 
-from backend.engine.sdk import ConfigProblem, Contact, EventQuery
+from backend.engine.sdk import ConfigProblem, Contact, EventQuery, Needs, Subscription
+from backend.engine.timeutil import zone
 
 Op = Literal[
     "eq",
@@ -46,6 +55,16 @@ EventName = Annotated[
 TagName = Annotated[
     str, msgspec.Meta(min_length=1, max_length=200, title="Tag", extra_json_schema={"x-source": "tags"})
 ]
+SegmentKey = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=100, title="Segment", extra_json_schema={"x-source": "segments"}),
+]
+ComputedKey = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=100, title="Computed property", extra_json_schema={"x-source": "computed"}),
+]
+PackageName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, extra_json_schema={"x-source": "packages"})]
+Days = Annotated[int, msgspec.Meta(ge=0, le=36_500, title="Days")]
 
 
 class PropertyFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -111,18 +130,73 @@ class ReachableRule(msgspec.Struct, tag="reachable", tag_field="kind", kw_only=T
     channel: Literal["email", "sms", "wechat", "push"]
 
 
+class DayRange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A whole number of calendar days: exactly, at least, at most, or between two bounds (inclusive)."""
+
+    op: Literal["exactly", "at_least", "at_most", "between"] = "exactly"
+    days: Days = 0
+    to_days: Annotated[Days | None, msgspec.Meta(title="And (days)")] = None
+
+    def holds(self, value: int) -> bool:
+        if self.op == "exactly":
+            return value == self.days
+        if self.op == "at_least":
+            return value >= self.days
+        if self.op == "at_most":
+            return value <= self.days
+        return self.days <= value <= (self.to_days if self.to_days is not None else self.days)
+
+
 class SubscriptionRule(msgspec.Struct, tag="subscription", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
-    """The contact has a product/subscription record matching every given field."""
+    """The contact has one product or subscription that matches every part below at once. Days count
+    calendar days: a package ending on 10 December ends in 7 days on 3 December."""
 
-    name: str | None = None
+    # Days are local calendar days in the contact's time zone (UTC when unknown); ``ends_in`` is the end
+    # date minus today, so "ends in 0 days" is the end date itself and "has an active package" is
+    # ``ends_in`` at least 1. docs/marketers.md works through the iPresso cases.
+    names: Annotated[list[PackageName], msgspec.Meta(title="Package is one of")] = []
     status: str | None = None
-    auto_renew: bool | None = None
-    auto_renew_before: bool | None = None
+    ends_in: Annotated[DayRange | None, msgspec.Meta(title="Days until it ends")] = None
+    started: Annotated[DayRange | None, msgspec.Meta(title="Days since it started")] = None
+    duration_days: Annotated[DayRange | None, msgspec.Meta(title="Length in days")] = None
+    auto_renew: Annotated[bool | None, msgspec.Meta(title="Auto-renew is on")] = None
+    auto_renew_before: Annotated[bool | None, msgspec.Meta(title="Auto-renew was on before its last change")] = None
+    where: Annotated[list[PropertyFilter], msgspec.Meta(title="Record attributes")] = []
+    name: Annotated[str | None, msgspec.Meta(title="Package name (single)")] = None
+    """Older form of ``names`` with one name; still honoured."""
     ends_within: timedelta | None = None
+    """Older form: the end is within this span from now."""
     ended_within: timedelta | None = None
+    """Older form: the end was within this span before now."""
 
 
-Rule = AllOf | AnyOf | NotRule | AttributeRule | TagRule | EventRule | ReachableRule | SubscriptionRule
+class SegmentRule(msgspec.Struct, tag="segment", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
+    """The contact is (or is not) a member of another segment."""
+
+    segment: SegmentKey
+    present: Annotated[bool, msgspec.Meta(title="Is in the segment")] = True
+
+
+class ComputedRule(msgspec.Struct, tag="computed", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
+    """Compare a computed property (e.g. rentals in the last 30 days) with a value."""
+
+    key: ComputedKey
+    op: Op = "gte"
+    value: Any = None
+
+
+Rule = (
+    AllOf
+    | AnyOf
+    | NotRule
+    | AttributeRule
+    | TagRule
+    | EventRule
+    | ReachableRule
+    | SubscriptionRule
+    | SegmentRule
+    | ComputedRule
+)
 
 
 class _FrozenDict(tuple):
@@ -202,7 +276,7 @@ def _as_duration(value: Any) -> timedelta | None:
         return None
 
 
-def _number(value: Any) -> int | float | None:
+def as_number(value: Any) -> int | float | None:
     """A number, or a string that spells one (attributes pushed over the API are often ``"42"``); booleans
     are not numbers."""
     if isinstance(value, bool):
@@ -225,7 +299,7 @@ def _equal(actual: Any, expected: Any) -> bool:
     if actual == expected:
         return True
     if isinstance(actual, int | float) or isinstance(expected, int | float):
-        a, b = _number(actual), _number(expected)
+        a, b = as_number(actual), as_number(expected)
         return a is not None and b is not None and a == b
     return False
 
@@ -235,7 +309,7 @@ def _ordered(actual: Any, expected: Any) -> tuple[Any, Any] | None:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return None
     if isinstance(actual, int | float) or isinstance(expected, int | float):
-        a, b = _number(actual), _number(expected)
+        a, b = as_number(actual), as_number(expected)
         if a is not None and b is not None:
             return a, b
     a, b = _as_datetime(actual), _as_datetime(expected)
@@ -325,21 +399,51 @@ def evaluate(rule: Rule, contact: Contact, now: datetime) -> bool:
     if kind is NotRule:
         return not evaluate(rule.rule, contact, now)
     if kind is EventRule:
-        count = contact.event_counts.get(rule.query(), 0)
-        if rule.op == "at_least":
-            return count >= rule.count
-        if rule.op == "at_most":
-            return count <= rule.count
-        return count == rule.count
+        return _count_holds(rule, contact.event_counts.get(rule.query(), 0))
     if kind is ReachableRule:
         return contact.reachable(rule.channel)
     if kind is SubscriptionRule:
-        return any(_subscription_matches(rule, s, now) for s in contact.subscriptions)
+        today = _today(contact, now)
+        return any(_subscription_matches(rule, s, now, today, contact) for s in contact.subscriptions)
+    if kind is SegmentRule:
+        return (rule.segment in contact.segments) is rule.present
+    if kind is ComputedRule:
+        return compare(contact.computed.get(rule.key, MISSING), rule.op, rule.value, now)
     raise TypeError(f"unknown rule {rule!r}")
 
 
-def _subscription_matches(rule: SubscriptionRule, sub, now: datetime) -> bool:
+def _count_holds(rule: EventRule, count: int) -> bool:
+    if rule.op == "at_least":
+        return count >= rule.count
+    if rule.op == "at_most":
+        return count <= rule.count
+    return count == rule.count
+
+
+def _today(contact: Contact, now: datetime) -> date:
+    return now.astimezone(zone(contact.timezone)).date()
+
+
+def _local_day(moment: datetime, contact: Contact) -> date:
+    return moment.astimezone(zone(contact.timezone)).date()
+
+
+def duration_days(sub: Subscription, contact: Contact) -> int | None:
+    """A record's length in days: its ``duration`` (ISO 8601, e.g. P30D) when given, else the number of
+    days from its start date to its end date."""
+    if sub.duration:
+        span = _as_duration(sub.duration)
+        if span is not None:
+            return span.days
+    if sub.start_at is not None and sub.end_at is not None:
+        return (_local_day(sub.end_at, contact) - _local_day(sub.start_at, contact)).days
+    return None
+
+
+def _subscription_matches(rule: SubscriptionRule, sub: Subscription, now: datetime, today: date, contact) -> bool:
     if rule.name is not None and sub.name != rule.name:
+        return False
+    if rule.names and sub.name not in rule.names:
         return False
     if rule.status is not None and sub.status != rule.status:
         return False
@@ -347,32 +451,225 @@ def _subscription_matches(rule: SubscriptionRule, sub, now: datetime) -> bool:
         return False
     if rule.auto_renew_before is not None and sub.auto_renew_before != rule.auto_renew_before:
         return False
+    if rule.ends_in is not None and (
+        sub.end_at is None or not rule.ends_in.holds((_local_day(sub.end_at, contact) - today).days)
+    ):
+        return False
+    if rule.started is not None and (
+        sub.start_at is None or not rule.started.holds((today - _local_day(sub.start_at, contact)).days)
+    ):
+        return False
+    if rule.duration_days is not None:
+        length = duration_days(sub, contact)
+        if length is None or not rule.duration_days.holds(length):
+            return False
+    if rule.where and not matches_filters(sub.attributes, rule.where, now):
+        return False
     if rule.ends_within is not None and not (sub.end_at and now <= sub.end_at <= now + rule.ends_within):
         return False
     return not (rule.ended_within is not None and not (sub.end_at and now - rule.ended_within <= sub.end_at < now))
 
 
+# --------------------------------------------------------------------------------------------------
+# When the answer can next change by the clock alone
+# --------------------------------------------------------------------------------------------------
+
+
+def horizon(rule: Rule, contact: Contact, now: datetime) -> datetime | None:
+    """The earliest moment after ``now`` at which :func:`evaluate` may give another answer although no
+    event, trait or membership changed; None when only such changes can alter it.
+
+    It may be early (the re-check then finds nothing changed and asks again later) but never late, so a
+    segment stored with it is as current as if every contact were re-evaluated every second."""
+    kind = type(rule)
+    if kind in (AllOf, AnyOf):
+        return _earliest(horizon(r, contact, now) for r in rule.rules)
+    if kind is NotRule:
+        return horizon(rule.rule, contact, now)
+    if kind is EventRule:
+        return _event_horizon(rule, contact)
+    if kind is AttributeRule:
+        return _attribute_horizon(rule, lookup(contact.attributes, rule.key), now)
+    if kind is ComputedRule:
+        return _attribute_horizon(rule, contact.computed.get(rule.key, MISSING), now)
+    if kind is SubscriptionRule:
+        return _earliest(_subscription_horizon(rule, s, now, contact) for s in contact.subscriptions)
+    return None
+
+
+def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
+    found = [m for m in moments if m is not None]
+    return min(found) if found else None
+
+
+def _event_horizon(rule: EventRule, contact: Contact) -> datetime | None:
+    """Counts in a window only fall as events age out: the oldest event in the window leaves first,
+    and when the rule needs none left, the newest one decides."""
+    if rule.within is None:
+        return None
+    query = rule.query()
+    span = contact.event_spans.get(query)
+    if span is None:
+        return None
+    oldest, newest = span
+    count = contact.event_counts.get(query, 0)
+    if rule.op == "at_least":
+        if count < rule.count:
+            return None
+        return (newest if rule.count <= 1 else oldest) + rule.within
+    if rule.op == "at_most":
+        if count <= rule.count:
+            return None
+        return (newest if rule.count == 0 else oldest) + rule.within
+    return oldest + rule.within if count >= rule.count else None
+
+
+def _attribute_horizon(rule: AttributeRule | ComputedRule, actual: Any, now: datetime) -> datetime | None:
+    """``within_last`` holds while now - span ≤ moment ≤ now; ``more_than_ago`` once moment < now - span."""
+    if rule.op not in ("within_last", "more_than_ago"):
+        return None
+    moment, span = _as_datetime(actual), _as_duration(rule.value)
+    if moment is None or span is None:
+        return None
+    candidates = [moment, moment + span + _TICK] if rule.op == "within_last" else [moment + span + _TICK]
+    return _earliest(c for c in candidates if c > now)
+
+
+_TICK = timedelta(microseconds=1)
+
+
+def _local_midnight(day: date, contact: Contact) -> datetime:
+    """The instant the given local day starts, in UTC."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone(contact.timezone)).astimezone(UTC)
+
+
+def _day_count_change(rng: DayRange, value: int, step: int, today: date, contact: Contact) -> datetime | None:
+    """``value`` moves by ``step`` (-1 for days until an end, +1 for days since a start) at every local
+    midnight: the first midnight at which ``rng.holds`` gives another answer."""
+    low = None if rng.op == "at_most" else rng.days
+    high = (
+        None if rng.op == "at_least" else (rng.to_days if rng.op == "between" and rng.to_days is not None else rng.days)
+    )
+    holds = rng.holds(value)
+    if step < 0:
+        if holds:
+            days = None if low is None else value - low + 1
+        else:
+            days = value - high if high is not None and value > high else None
+    elif holds:
+        days = None if high is None else high - value + 1
+    else:
+        days = low - value if low is not None and value < low else None
+    return None if days is None or days <= 0 else _local_midnight(today + timedelta(days=days), contact)
+
+
+def _subscription_horizon(rule: SubscriptionRule, sub: Subscription, now: datetime, contact) -> datetime | None:
+    today = _today(contact, now)
+    found: list[datetime | None] = []
+    if rule.ends_in is not None and sub.end_at is not None:
+        found.append(
+            _day_count_change(rule.ends_in, (_local_day(sub.end_at, contact) - today).days, -1, today, contact)
+        )
+    if rule.started is not None and sub.start_at is not None:
+        found.append(
+            _day_count_change(rule.started, (today - _local_day(sub.start_at, contact)).days, 1, today, contact)
+        )
+    if rule.ends_within is not None and sub.end_at is not None:
+        found += [m for m in (sub.end_at - rule.ends_within, sub.end_at + _TICK) if m > now]
+    if rule.ended_within is not None and sub.end_at is not None:
+        found += [m for m in (sub.end_at, sub.end_at + rule.ended_within) if m > now]
+    if rule.where:
+        found += [
+            _attribute_horizon(AttributeRule(key=f.key, op=f.op, value=f.value), lookup(sub.attributes, f.key), now)
+            for f in rule.where
+        ]
+    return _earliest(found)
+
+
+# --------------------------------------------------------------------------------------------------
+# What a rule needs loaded, and what it depends on
+# --------------------------------------------------------------------------------------------------
+
+
+def walk(rule: Rule) -> Iterator[Rule]:
+    """Every rule in the tree, the root first."""
+    yield rule
+    kind = type(rule)
+    if kind in (AllOf, AnyOf):
+        for r in rule.rules:
+            yield from walk(r)
+    elif kind is NotRule:
+        yield from walk(rule.rule)
+
+
 def event_queries(rule: Rule) -> list[EventQuery]:
     """Every event count a rule tree needs loaded."""
-    kind = type(rule)
-    if kind is EventRule:
-        return [rule.query()]
-    if kind in (AllOf, AnyOf):
-        return [q for r in rule.rules for q in event_queries(r)]
-    if kind is NotRule:
-        return event_queries(rule.rule)
-    return []
+    return [r.query() for r in walk(rule) if type(r) is EventRule]
 
 
 def needs_subscriptions(rule: Rule) -> bool:
-    kind = type(rule)
-    if kind is SubscriptionRule:
-        return True
-    if kind in (AllOf, AnyOf):
-        return any(needs_subscriptions(r) for r in rule.rules)
-    if kind is NotRule:
-        return needs_subscriptions(rule.rule)
-    return False
+    return any(type(r) is SubscriptionRule for r in walk(rule))
+
+
+def needs_segments(rule: Rule) -> bool:
+    return any(type(r) is SegmentRule for r in walk(rule))
+
+
+def rule_needs(rule: Rule) -> Needs:
+    return Needs(
+        subscriptions=needs_subscriptions(rule),
+        events=tuple(dict.fromkeys(event_queries(rule))),
+        segments=needs_segments(rule),
+    )
+
+
+class Dependencies(msgspec.Struct, frozen=True):
+    """What can change a rule's answer for a contact: used to skip rules an update cannot affect."""
+
+    events: frozenset[str] = frozenset()
+    traits: bool = False
+    """Attributes, tags, addresses, consent, time zone."""
+    subscriptions: bool = False
+    computed: frozenset[str] = frozenset()
+    segments: frozenset[str] = frozenset()
+    clock: bool = False
+    """The answer can change as time passes (see :func:`horizon`)."""
+
+
+def dependencies(rule: Rule) -> Dependencies:
+    events: set[str] = set()
+    computed: set[str] = set()
+    segments: set[str] = set()
+    traits = subscriptions = clock = False
+    for r in walk(rule):
+        kind = type(r)
+        if kind is EventRule:
+            events.add(r.event)
+            clock = clock or r.within is not None
+        elif kind in (AttributeRule, TagRule, ReachableRule):
+            traits = True
+            clock = clock or getattr(r, "op", None) in ("within_last", "more_than_ago")
+        elif kind is SubscriptionRule:
+            subscriptions = True
+            traits = True  # day counts use the contact's time zone
+            clock = (
+                clock
+                or any(v is not None for v in (r.ends_in, r.started, r.ends_within, r.ended_within))
+                or any(f.op in ("within_last", "more_than_ago") for f in r.where)
+            )
+        elif kind is ComputedRule:
+            computed.add(r.key)
+            clock = clock or r.op in ("within_last", "more_than_ago")
+        elif kind is SegmentRule:
+            segments.add(r.segment)
+    return Dependencies(
+        events=frozenset(events),
+        traits=traits,
+        subscriptions=subscriptions,
+        computed=frozenset(computed),
+        segments=frozenset(segments),
+        clock=clock,
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -61,6 +61,12 @@ class Contact(msgspec.Struct, kw_only=True, gc=False):
     locale: str | None = None
     subscriptions: list[Subscription] = []
     event_counts: dict[EventQuery, int] = {}
+    event_spans: dict[EventQuery, tuple[datetime, datetime]] = {}
+    """For windowed queries: the oldest and newest matching event in the window (segments' re-check)."""
+    computed: dict[str, Any] = {}
+    """Computed property values by key (e.g. ``rentals_30d``)."""
+    segments: set[str] = set()
+    """Keys of the segments the contact is in (loaded when a rule needs them)."""
 
     def address(self, channel: str) -> Any:
         """The contact's address on ``channel`` (None when there is none)."""
@@ -179,6 +185,14 @@ Outcome = Go | Wait | Exit
 class Needs(msgspec.Struct, frozen=True):
     subscriptions: bool = False
     events: tuple[EventQuery, ...] = ()
+    segments: bool = False
+
+    def __or__(self, other: Needs) -> Needs:
+        return Needs(
+            subscriptions=self.subscriptions or other.subscriptions,
+            events=tuple(dict.fromkeys((*self.events, *other.events))),
+            segments=self.segments or other.segments,
+        )
 
 
 NO_NEEDS = Needs()

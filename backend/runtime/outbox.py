@@ -37,18 +37,17 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from backend.channels.base import OutgoingMessage, Provider, SendResult
 from backend.channels.push import remove_subscriptions
 from backend.channels.ratelimit import SendBudget
 from backend.channels.registry import ProviderSet
-from backend.db.models import Event as EventRow
+from backend.contacts import events as event_path
+from backend.contacts.events import NewEvent
 from backend.db.models import OutboxMessage, Template, Workspace
 from backend.db.session import read_connection
 from backend.engine.sdk import Contact, Needs
 from backend.runtime import pacing
-from backend.runtime.events import IncomingEvent, handle_events
 from backend.runtime.snapshots import chunks, load_contacts, load_needs
 from backend.templates.environment import TemplateRenderError, compile_jinja
 from backend.templates.render import CompiledTemplate, TemplateCache, build_context
@@ -59,7 +58,6 @@ from backend.tracking.signing import new_public_id
 log = logging.getLogger("waymark.outbox")
 
 _outbox = OutboxMessage.__table__
-_events = EventRow.__table__
 
 SENT_EVENT = {"email": "email_sent", "sms": "sms_sent", "wechat": "wechat_sent", "push": "push_sent"}
 """Event recorded on the contact when a message on the channel was accepted; others: ``<channel>_sent``."""
@@ -705,9 +703,9 @@ class Dispatcher:
 
     def _events(self, conn: sa.Connection, items: Iterable[tuple[_Job, str]], now: datetime) -> None:
         """``email_sent`` / ``message_failed`` / ``message_skipped`` on the contact, in the transaction
-        that records the outcome, and fed to journeys (triggers, waits, goals) like any event."""
-        rows = []
-        incoming: dict[int, list[IncomingEvent]] = defaultdict(list)
+        that records the outcome, through the one event path (journeys' triggers, waits and goals, and
+        audiences, see them like any event)."""
+        by_workspace: dict[int, list[NewEvent]] = defaultdict(list)
         for job, kind in items:
             row = job.row
             if (
@@ -730,45 +728,17 @@ class Dispatcher:
                 properties["provider_message_id"] = job.result.provider_message_id
             elif kind != "sent":
                 properties["reason"] = job.reason
-            rows.append(
-                {
-                    "workspace_id": row.workspace_id,
-                    "contact_id": row.contact_id,
-                    "name": name,
-                    "properties": properties,
-                    "occurred_at": now,
-                    "received_at": now,
-                    "message_id": f"wm:outbox:{row.id}:{kind}:{now.timestamp():.6f}",
-                    "source": "system",
-                }
-            )
-            incoming[row.workspace_id].append(
-                IncomingEvent(contact_id=row.contact_id, name=name, properties=properties, occurred_at=now)
-            )
+            stamp = f"{now.timestamp():.6f}"
+            events = by_workspace[row.workspace_id]
+            events.append(NewEvent(row.contact_id, name, properties, f"wm:outbox:{row.id}:{kind}:{stamp}", now))
             for extra in delivery_extras(conn, row, job.channel, kind, job.result, now):  # hard bounces
-                rows.append(
-                    {
-                        **rows[-1],
-                        "name": extra.name,
-                        "properties": extra.properties,
-                        "message_id": f"wm:outbox:{row.id}:{extra.name}:{now.timestamp():.6f}",
-                    }
-                )
-                incoming[row.workspace_id].append(
-                    IncomingEvent(
-                        contact_id=row.contact_id, name=extra.name, properties=extra.properties, occurred_at=now
+                events.append(
+                    NewEvent(
+                        row.contact_id, extra.name, extra.properties, f"wm:outbox:{row.id}:{extra.name}:{stamp}", now
                     )
                 )
-        if not rows:
-            return
-        insert = (postgresql.insert if self.is_postgres else sqlite.insert)(_events)
-        conn.execute(insert.on_conflict_do_nothing(index_elements=["workspace_id", "message_id"]), rows)
-        queued = False
-        for workspace_id, events in incoming.items():
-            effects = handle_events(conn, self.services.graphs, workspace_id, events, now)
-            queued = queued or effects.work_queued
-        if queued:
-            self.services.waker.notify(conn)
+        for workspace_id, events in by_workspace.items():
+            event_path.record(conn, self.services, workspace_id, events, now, "system")
 
 
 def _deliverable(contact: Contact, channel: str, payload: dict[str, Any]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from backend.db.fastsql import FastSQL
 from backend.db.models import Event as EventRow
+from backend.db.models import Segment, SegmentMember
 from backend.db.models import Subscription as SubscriptionRow
 from backend.engine.rules import matches_frozen_filters
 from backend.engine.sdk import Contact, EventQuery, Needs, Subscription
@@ -22,6 +23,8 @@ CHUNK = 5000
 
 _events = EventRow.__table__
 _subscriptions = SubscriptionRow.__table__
+_segments = Segment.__table__
+_members = SegmentMember.__table__
 
 
 def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -29,12 +32,14 @@ def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
         yield ids[start : start + size]
 
 
-CONTACT_COLUMNS = "external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent, timezone, locale"
+CONTACT_COLUMNS = (
+    "external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent, timezone, locale, computed"
+)
 """The snapshot columns after ``id``, in the order :func:`contact_from_row` reads them."""
 
 CONTACT_COLUMNS_PG = (
     "external_id, attributes::text, tags::text, email, phone, wechat_openid, push_tokens::text, consent::text,"
-    " timezone, locale"
+    " timezone, locale, computed::text"
 )
 """The same on PostgreSQL, with JSON as text: msgspec decodes it several times faster than psycopg's
 ``json.loads``, and the common empty values are not decoded at all."""
@@ -60,7 +65,7 @@ def json_list(value: Any) -> list:
     return value or []
 
 
-def contact_from_row(cid: int, ext, attrs, tags, email, phone, openid, push, consent, tz, locale) -> Contact:
+def contact_from_row(cid: int, ext, attrs, tags, email, phone, openid, push, consent, tz, locale, computed) -> Contact:
     """A snapshot from the columns of :data:`CONTACT_COLUMNS` (in that order)."""
     return Contact(
         id=cid,
@@ -74,6 +79,7 @@ def contact_from_row(cid: int, ext, attrs, tags, email, phone, openid, push, con
         consent=json_dict(consent),
         timezone=tz,
         locale=locale,
+        computed=json_dict(computed),
     )
 
 
@@ -90,66 +96,126 @@ def load_contacts(conn: sa.Connection, ids: Iterable[int]) -> dict[int, Contact]
 
 
 def load_needs(
-    conn: sa.Connection, workspace_id: int, contacts: dict[int, Contact], needs: Needs, now: datetime
+    conn: sa.Connection,
+    workspace_id: int,
+    contacts: dict[int, Contact],
+    needs: Needs,
+    now: datetime,
+    *,
+    spans: bool = False,
 ) -> None:
-    """Fill ``subscriptions`` and ``event_counts`` on the snapshots in place."""
+    """Fill ``subscriptions``, ``event_counts`` (and with ``spans`` the windows' oldest and newest
+    event, for segments' re-check times) and ``segments`` on the snapshots in place."""
     ids = sorted(contacts)
     if needs.subscriptions:
-        for part in chunks(ids):
-            rows = conn.execute(
-                sa.select(
-                    _subscriptions.c.contact_id,
-                    _subscriptions.c.name,
-                    _subscriptions.c.status,
-                    _subscriptions.c.start_at,
-                    _subscriptions.c.end_at,
-                    _subscriptions.c.duration,
-                    _subscriptions.c.auto_renew,
-                    _subscriptions.c.auto_renew_before,
-                    _subscriptions.c.attributes,
-                ).where(_subscriptions.c.workspace_id == workspace_id, _subscriptions.c.contact_id.in_(part))
-            )
-            grouped: dict[int, list[Subscription]] = defaultdict(list)
-            for cid, name, status, start, end, duration, renew, renew_before, attrs in rows:
-                grouped[cid].append(
-                    Subscription(
-                        name=name,
-                        status=status,
-                        start_at=start,
-                        end_at=end,
-                        duration=duration,
-                        auto_renew=renew,
-                        auto_renew_before=renew_before,
-                        attributes=attrs or {},
-                    )
-                )
-            for cid in part:
-                contacts[cid].subscriptions = grouped.get(cid, [])
+        grouped = load_subscriptions(conn, workspace_id, ids)
+        for cid in ids:
+            contacts[cid].subscriptions = grouped.get(cid, [])
     for query in needs.events:
-        counts = count_events(conn, workspace_id, ids, query, now)
+        counts, windows = count_events(conn, workspace_id, ids, query, now, spans=spans and query.within is not None)
         for cid in ids:
             contact = contacts[cid]
             if not contact.event_counts:
                 contact.event_counts = {}
             contact.event_counts[query] = counts.get(cid, 0)
+            window = windows.get(cid)
+            if window is not None:
+                if not contact.event_spans:
+                    contact.event_spans = {}
+                contact.event_spans[query] = window
+    if needs.segments:
+        memberships = load_segment_keys(conn, ids)
+        for cid in ids:
+            contacts[cid].segments = memberships.get(cid, set())
+
+
+def load_subscriptions(conn: sa.Connection, workspace_id: int, ids: Sequence[int]) -> dict[int, list[Subscription]]:
+    grouped: dict[int, list[Subscription]] = defaultdict(list)
+    for part in chunks(ids):
+        rows = conn.execute(
+            sa.select(
+                _subscriptions.c.contact_id,
+                _subscriptions.c.name,
+                _subscriptions.c.status,
+                _subscriptions.c.start_at,
+                _subscriptions.c.end_at,
+                _subscriptions.c.duration,
+                _subscriptions.c.auto_renew,
+                _subscriptions.c.auto_renew_before,
+                _subscriptions.c.attributes,
+            ).where(_subscriptions.c.workspace_id == workspace_id, _subscriptions.c.contact_id.in_(part))
+        )
+        for cid, name, status, start, end, duration, renew, renew_before, attrs in rows:
+            grouped[cid].append(
+                Subscription(
+                    name=name,
+                    status=status,
+                    start_at=start,
+                    end_at=end,
+                    duration=duration,
+                    auto_renew=renew,
+                    auto_renew_before=renew_before,
+                    attributes=attrs or {},
+                )
+            )
+    return grouped
+
+
+def load_segment_keys(conn: sa.Connection, ids: Sequence[int]) -> dict[int, set[str]]:
+    """The keys of the segments each contact is in."""
+    out: dict[int, set[str]] = defaultdict(set)
+    for part in chunks(ids):
+        rows = conn.execute(
+            sa.select(_members.c.contact_id, _segments.c.key)
+            .join(_segments, _segments.c.id == _members.c.segment_id)
+            .where(_members.c.contact_id.in_(part))
+        )
+        for cid, key in rows:
+            out[cid].add(key)
+    return out
 
 
 def count_events(
-    conn: sa.Connection, workspace_id: int, contact_ids: Sequence[int], query: EventQuery, now: datetime
-) -> dict[int, int]:
+    conn: sa.Connection,
+    workspace_id: int,
+    contact_ids: Sequence[int],
+    query: EventQuery,
+    now: datetime,
+    *,
+    spans: bool = False,
+) -> tuple[dict[int, int], dict[int, tuple[datetime, datetime]]]:
+    """Per contact: how many events match ``query`` and, with ``spans``, the oldest and newest of them."""
     conditions = [_events.c.workspace_id == workspace_id, _events.c.name == query.name]
     if query.within is not None:
         conditions.append(_events.c.occurred_at >= now - query.within)
     counts: dict[int, int] = defaultdict(int)
+    windows: dict[int, tuple[datetime, datetime]] = {}
     for part in chunks(contact_ids):
         where = [*conditions, _events.c.contact_id.in_(part)]
         if not query.where:
-            rows = conn.execute(
-                sa.select(_events.c.contact_id, sa.func.count()).where(*where).group_by(_events.c.contact_id)
-            )
-            counts.update({contact_id: count for contact_id, count in rows})
+            columns = [_events.c.contact_id, sa.func.count()]
+            if spans:
+                columns += [sa.func.min(_events.c.occurred_at), sa.func.max(_events.c.occurred_at)]
+            for row in conn.execute(sa.select(*columns).where(*where).group_by(_events.c.contact_id)):
+                counts[row[0]] = row[1]
+                if spans:
+                    windows[row[0]] = (as_aware(row[2]), as_aware(row[3]))
         else:
-            for cid, props in conn.execute(sa.select(_events.c.contact_id, _events.c.properties).where(*where)):
-                if matches_frozen_filters(props or {}, query.where):
+            rows = conn.execute(
+                sa.select(_events.c.contact_id, _events.c.properties, _events.c.occurred_at).where(*where)
+            )
+            for cid, props, at in rows:
+                if matches_frozen_filters(props or {}, query.where, now):
                     counts[cid] += 1
-    return counts
+                    if spans:
+                        at = as_aware(at)
+                        old = windows.get(cid)
+                        windows[cid] = (min(old[0], at), max(old[1], at)) if old else (at, at)
+    return counts, windows
+
+
+def as_aware(value: Any) -> datetime:
+    """Aggregates bypass the column type: SQLite hands back text, PostgreSQL aware datetimes."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

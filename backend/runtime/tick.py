@@ -185,7 +185,7 @@ class Ticker:
                         continue
                     mark = clock()
                     needs = needs_from(compiled, {item.node_id for item in batch.items})
-                    if needs.subscriptions or needs.events:
+                    if needs.subscriptions or needs.events or needs.segments:
                         load_needs(
                             conn,
                             batch.workspace_id,
@@ -266,13 +266,25 @@ class Ticker:
             consent,
             tz,
             locale,
+            computed,
         ) in rows:
             contact = contacts.get(contact_id)
             if contact is None:
                 # One snapshot per contact even when it has several journeys due in this batch: the
                 # second journey's blocks must see the first one's tags.
                 contact = contacts[contact_id] = contact_from_row(
-                    contact_id, external_id, attributes, tags, email, phone, openid, push_tokens, consent, tz, locale
+                    contact_id,
+                    external_id,
+                    attributes,
+                    tags,
+                    email,
+                    phone,
+                    openid,
+                    push_tokens,
+                    consent,
+                    tz,
+                    locale,
+                    computed,
                 )
                 if originals is not None:
                     originals[contact_id] = (tags, attributes)
@@ -714,7 +726,9 @@ def _claim_sql(postgres: bool) -> str:
             "e.state, e.wake_event, e.context", "e.state::text, e.wake_event::text, e.context::text"
         )
         contact_columns = ", ".join(
-            f"{column}::text" if column.split(".")[1] in ("attributes", "tags", "push_tokens", "consent") else column
+            f"{column}::text"
+            if column.split(".")[1] in ("attributes", "tags", "push_tokens", "consent", "computed")
+            else column
             for column in contact_columns.split(", ")
         )
         return (

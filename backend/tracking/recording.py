@@ -23,34 +23,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from backend.contacts import events as event_path
+from backend.contacts.events import NewEvent
 from backend.db.models import Contact, OutboxMessage, Workspace
-from backend.db.models import Event as EventRow
-from backend.runtime.events import IncomingEvent, handle_events
 
 log = logging.getLogger("waymark.tracking")
 
 _outbox = OutboxMessage.__table__
-_events = EventRow.__table__
 _contacts = Contact.__table__
 
 CONSENT_EVENT = {False: "unsubscribed", True: "resubscribed"}
 MAX_USER_AGENT = 300
 
-
-@dataclass
-class NewEvent:
-    contact_id: int
-    name: str
-    properties: dict[str, Any]
-    message_id: str | None = None
-    """Set to de-duplicate (provider notifications): a repeat is not stored or acted on again."""
+__all__ = ["NewEvent", "record"]
 
 
 def find_message(conn: sa.Connection, public_id: str) -> Any | None:
@@ -84,54 +74,11 @@ def message_properties(row: Any) -> dict[str, Any]:
 def record(
     conn: sa.Connection, services: Any, workspace_id: int, events: Sequence[NewEvent], now: datetime, source: str
 ) -> tuple[list[NewEvent], bool]:
-    """Store the events and run them through the journeys in ``conn``'s transaction. Returns the events
-    stored (repeats of a ``message_id`` are left out) and whether journey work became due (then call
-    ``services.waker.notify()`` after the commit)."""
-    if not events:
-        return [], False
-    is_postgres = conn.dialect.name == "postgresql"
-    stored: list[NewEvent] = []
-    plain = [e for e in events if e.message_id is None]
-    if plain:
-        conn.execute(sa.insert(_events), [_row(workspace_id, e, now, source) for e in plain])
-        stored.extend(plain)
-    for event in events:
-        if event.message_id is None:
-            continue
-        # RETURNING tells whether the row went in (rowcount is -1 for this statement under psycopg).
-        insert = (
-            (postgresql.insert if is_postgres else sqlite.insert)(_events)
-            .values(_row(workspace_id, event, now, source))
-            .on_conflict_do_nothing(index_elements=["workspace_id", "message_id"])
-            .returning(_events.c.id)
-        )
-        if conn.execute(insert).first() is not None:
-            stored.append(event)
-    if not stored:
-        return [], False
-    effects = handle_events(
-        conn,
-        services.graphs,
-        workspace_id,
-        [IncomingEvent(contact_id=e.contact_id, name=e.name, properties=e.properties, occurred_at=now) for e in stored],
-        now,
-    )
-    if effects.work_queued:
-        services.waker.notify(conn)  # NOTIFY is delivered on commit (PostgreSQL)
-    return stored, effects.work_queued
-
-
-def _row(workspace_id: int, event: NewEvent, now: datetime, source: str) -> dict[str, Any]:
-    return {
-        "workspace_id": workspace_id,
-        "contact_id": event.contact_id,
-        "name": event.name,
-        "properties": event.properties,
-        "occurred_at": now,
-        "received_at": now,
-        "message_id": event.message_id,
-        "source": source,
-    }
+    """Store the events through the one event path in ``conn``'s transaction. Returns the events stored
+    (repeats of a ``message_id`` are left out) and whether journey work became due (the waker is
+    notified on commit; call ``services.waker.notify()`` after it too on SQLite)."""
+    recorded = event_path.record(conn, services, workspace_id, events, now, source)
+    return recorded.stored, recorded.work_queued
 
 
 def change_consent(

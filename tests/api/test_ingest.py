@@ -12,6 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from backend.api import ingest as ingest_module
+from backend.contacts import upsert as upsert_module
+from backend.contacts.upsert import ingest
 from backend.db.models import Contact, Enrollment, Event, Subscription
 from tests.api.conftest import Api, ok, write_api
 from tests.factories import linear_graph
@@ -329,7 +331,7 @@ def test_concurrent_requests_with_the_same_message_id_store_one_event(services, 
         )
         barrier.wait()
         try:
-            ingest_module.ingest(services, gate, workspace.id, items)
+            ingest(services, workspace.id, items, slots=gate.slots)
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -356,7 +358,7 @@ def test_concurrent_first_events_of_one_visitor_create_one_contact(services, wor
         }
         items = ingest_module.parse_batch(msgspec.json.encode(body), services.clock.now())
         barrier.wait()
-        ingest_module.ingest(services, gate, workspace.id, items)
+        ingest(services, workspace.id, items, slots=gate.slots)
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(6)]
     for t in threads:
@@ -456,7 +458,7 @@ def test_the_token_bucket_lets_a_big_batch_through_when_full_and_then_waits():
 
 
 def test_a_busy_database_answers_429(writer, services, workspace, monkeypatch, engine):
-    monkeypatch.setattr(ingest_module, "DB_BUSY_SECONDS", 0.2)
+    monkeypatch.setattr(upsert_module, "DB_BUSY_SECONDS", 0.2)
     blocker = engine.connect()
     try:
         if engine.dialect.name == "sqlite":

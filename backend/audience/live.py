@@ -1,0 +1,442 @@
+"""Keeping segment membership and computed values current, three ways:
+
+* :func:`update` — incrementally, inside the transaction that stores a batch of events or trait changes
+  (called by the one event path), for just the contacts and definitions the batch can affect;
+* :func:`recheck` — by time, for contacts whose ``audience_checks.due_at`` has come: a window slid, a
+  package's end came a day closer. Each evaluation stores when its answer can next change
+  (``rules.horizon``), so the job never rescans every contact;
+* :func:`build_step` — backfill after a definition is saved, a chunk of contacts per transaction, with
+  progress on the definition's row.
+
+Membership changes come back as :class:`Derived` events (``segment_entered`` / ``segment_left``) for the
+event path to store and hand to journeys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from backend.audience import definitions
+from backend.audience.computed import compute
+from backend.audience.definitions import ComputedDef, Definitions, SegmentDef
+from backend.db.fastsql import FastSQL
+from backend.engine.rules import evaluate, horizon
+from backend.engine.sdk import Contact, Needs
+from backend.runtime.events import IncomingEvent
+from backend.runtime.snapshots import chunks, json_dict, load_contacts, load_needs
+
+log = logging.getLogger("waymark.audience")
+
+ENTERED, LEFT = "segment_entered", "segment_left"
+BUILD_CHUNK = 5000
+"""Contacts evaluated per backfill transaction."""
+
+
+@dataclass(slots=True)
+class Derived:
+    contact_id: int
+    name: str
+    properties: dict[str, Any]
+    occurred_at: datetime | None = None
+
+
+@dataclass
+class _Pass:
+    """What one update, re-check or backfill chunk changes; written at the end, set-based."""
+
+    workspace_id: int
+    now: datetime
+    joins: list[tuple[SegmentDef, int]] = field(default_factory=list)
+    leaves: list[tuple[SegmentDef, int]] = field(default_factory=list)
+    computed: dict[int, dict[str, Any]] = field(default_factory=lambda: defaultdict(dict))
+    """Per contact, computed values that changed."""
+    due: dict[int, datetime] = field(default_factory=dict)
+    """Per contact, the earliest moment something may change by the clock."""
+
+    def due_at(self, contact_id: int, moment: datetime | None) -> None:
+        if moment is not None:
+            current = self.due.get(contact_id)
+            if current is None or moment < current:
+                self.due[contact_id] = moment
+
+
+# -------------------------------------------------------------------------------------------------
+# Incremental
+# -------------------------------------------------------------------------------------------------
+
+
+def update(
+    conn: sa.Connection,
+    workspace_id: int,
+    events: Sequence[IncomingEvent],
+    changed_contacts: Collection[int],
+    now: datetime,
+) -> list[Derived]:
+    """Re-evaluate what a stored batch can affect: computed properties over the batch's event names for
+    the contacts who did them, and segments whose rules read those events, changed traits, changed
+    computed values or changed segments."""
+    if not events and not changed_contacts:
+        return []
+    defs = definitions.load(conn, workspace_id)
+    if defs.empty:
+        return []
+    by_name: dict[str, set[int]] = defaultdict(set)
+    for event in events:
+        by_name[event.name].add(event.contact_id)
+    work = _Pass(workspace_id, now)
+    computed_changed = _refresh_computed(
+        conn, work, [(c, by_name[c.spec.event]) for c in defs.computed if c.spec.event in by_name], exact=False
+    )
+    changed = set(changed_contacts)
+
+    def affected(seg: SegmentDef, members_changed: dict[str, set[int]]) -> set[int]:
+        ids: set[int] = set()
+        for name in seg.deps.events & by_name.keys():
+            ids |= by_name[name]
+        if seg.deps.traits or seg.deps.subscriptions:
+            ids |= changed
+        for key in seg.deps.computed:
+            ids |= computed_changed.get(key, set())
+        for key in seg.deps.segments:
+            ids |= members_changed.get(key, set())
+        if seg.status != "ready":  # contacts the backfill has not reached yet get their answer from it
+            ids = {i for i in ids if i <= seg.built_through}
+        return ids
+
+    _evaluate_segments(conn, defs, work, affected)
+    return _write(conn, work, exact=False)
+
+
+# -------------------------------------------------------------------------------------------------
+# By time
+# -------------------------------------------------------------------------------------------------
+
+
+def claim_due(conn: sa.Connection, now: datetime, limit: int) -> dict[int, list[int]]:
+    """Take contacts whose re-check time has come (removing their rows, in the caller's transaction:
+    a crash puts them back). PostgreSQL workers skip rows another worker holds, so they share the load."""
+    fast = FastSQL(conn)
+    if fast.postgres:
+        rows = fast.all(
+            "DELETE FROM audience_checks WHERE contact_id IN (SELECT contact_id FROM audience_checks"
+            " WHERE due_at <= ? ORDER BY due_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING workspace_id, contact_id",
+            (now, limit),
+        )
+    else:
+        rows = fast.all(
+            "SELECT workspace_id, contact_id FROM audience_checks WHERE due_at <= ? ORDER BY due_at LIMIT ?",
+            (fast.dt(now), limit),
+        )
+        for part in chunks([cid for _ws, cid in rows]):
+            in_list, params = fast.id_list(part)
+            fast.execute(f"DELETE FROM audience_checks WHERE contact_id {in_list}", params)
+    out: dict[int, list[int]] = defaultdict(list)
+    for workspace_id, contact_id in rows:
+        out[workspace_id].append(contact_id)
+    return out
+
+
+def recheck(conn: sa.Connection, workspace_id: int, contact_ids: Sequence[int], now: datetime) -> list[Derived]:
+    """Recompute windowed computed values and clock-dependent segments of these contacts, store their
+    next re-check time exactly, and return the membership changes."""
+    defs = definitions.load(conn, workspace_id)
+    work = _Pass(workspace_id, now)
+    if defs.empty:
+        return []
+    ids = set(contact_ids)
+    computed_changed = _refresh_computed(
+        conn, work, [(c, ids) for c in defs.computed if c.spec.window is not None], exact=True
+    )
+
+    def affected(seg: SegmentDef, members_changed: dict[str, set[int]]) -> set[int]:
+        found = set(ids) if seg.deps.clock else set()
+        for key in seg.deps.computed:
+            found |= computed_changed.get(key, set())
+        for key in seg.deps.segments:
+            found |= members_changed.get(key, set())
+        if seg.status != "ready":
+            found = {i for i in found if i <= seg.built_through}
+        return found
+
+    _evaluate_segments(conn, defs, work, affected)
+    for contact_id in ids:
+        work.due.setdefault(contact_id, None)  # type: ignore[arg-type]  # no time-based change left: no row
+    return _write(conn, work, exact=True)
+
+
+# -------------------------------------------------------------------------------------------------
+# Backfill
+# -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildReport:
+    kind: str = ""
+    definition_id: int = 0
+    evaluated: int = 0
+    finished: bool = False
+
+
+def build_step(engine: sa.Engine, now: datetime, chunk: int = BUILD_CHUNK) -> BuildReport | None:
+    """Evaluate the next chunk of contacts for one definition that is being built; None when nothing
+    is being built. Definitions are claimed with SKIP LOCKED, so several workers build side by side."""
+    with engine.begin() as conn:
+        fast = FastSQL(conn)
+        lock = " FOR UPDATE SKIP LOCKED" if fast.postgres else ""
+        for table, kind in (("computed_properties", "computed"), ("segments", "segment")):
+            row = fast.all(
+                f"SELECT id, workspace_id, revision, built_through FROM {table} WHERE status = 'building'"
+                f" ORDER BY updated_at, id LIMIT 1{lock}"
+            )
+            if row:
+                definition_id, workspace_id, revision, built_through = row[0]
+                return _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built_through, now, chunk)
+    return None
+
+
+def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built_through, now, chunk) -> BuildReport:
+    fast = FastSQL(conn)
+    ids = [
+        cid
+        for (cid,) in fast.all(
+            "SELECT id FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (workspace_id, built_through, chunk),
+        )
+    ]
+    report = BuildReport(kind, definition_id, len(ids))
+    defs = definitions.load(conn, workspace_id)
+    work = _Pass(workspace_id, now)
+    if ids:
+        if kind == "computed":
+            target = next(c for c in defs.computed if c.id == definition_id)
+            _refresh_computed(conn, work, [(target, set(ids))], exact=False)
+        else:
+            seg = next(s for s in defs.segments if s.id == definition_id)
+            _evaluate_segments(conn, defs, work, lambda s, _changed: set(ids) if s is seg else set())
+        _write(conn, work, exact=False, history=False)
+    done = len(ids) < chunk
+    fast.execute(
+        f"UPDATE {table} SET built_through = ?, progress_done = progress_done + ?,"
+        f" status = CASE WHEN ? THEN 'ready' ELSE status END, built_at = CASE WHEN ? THEN ? ELSE built_at END"
+        " WHERE id = ? AND revision = ?",
+        (ids[-1] if ids else built_through, len(ids), done, done, fast.dt(now), definition_id, revision),
+    )
+    report.finished = done
+    return report
+
+
+def start_build(conn: sa.Connection, table: str, definition_id: int, workspace_id: int) -> None:
+    """Mark a definition for (re)building from the first contact, with the total to show progress."""
+    total = conn.execute(
+        sa.text("SELECT count(*) FROM contacts WHERE workspace_id = :ws"), {"ws": workspace_id}
+    ).scalar_one()
+    conn.execute(
+        sa.text(
+            f"UPDATE {table} SET status = 'building', built_through = 0, progress_done = 0,"
+            " progress_total = :total WHERE id = :id"
+        ),
+        {"total": total, "id": definition_id},
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# Evaluation
+# -------------------------------------------------------------------------------------------------
+
+
+def _refresh_computed(
+    conn: sa.Connection, work: _Pass, targets: Iterable[tuple[ComputedDef, set[int]]], *, exact: bool
+) -> dict[str, set[int]]:
+    """Recompute values; returns, per key, the contacts whose value changed."""
+    changed: dict[str, set[int]] = defaultdict(set)
+    targets = [(d, ids) for d, ids in targets if ids]
+    if not targets:
+        return changed
+    all_ids = sorted(set().union(*(ids for _d, ids in targets)))
+    current = _computed_values(conn, all_ids)
+    for prop, ids in targets:
+        if prop.status != "ready":  # contacts the backfill has not reached yet get their value from it
+            ids = {i for i in ids if i <= prop.built_through}
+        for cid, (value, until) in compute(conn, work.workspace_id, prop.spec, sorted(ids), work.now).items():
+            if cid not in current:
+                continue  # deleted meanwhile
+            before = current[cid].get(prop.key, _ABSENT)
+            if value is None and before is _ABSENT:
+                pass
+            elif before != value or (value is None) != (before is None):
+                work.computed[cid][prop.key] = value
+                current[cid][prop.key] = value
+                changed[prop.key].add(cid)
+            work.due_at(cid, until)
+    return changed
+
+
+_ABSENT = object()
+
+
+def _computed_values(conn: sa.Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    fast = FastSQL(conn)
+    cast = "::text" if fast.postgres else ""
+    out: dict[int, dict[str, Any]] = {}
+    for part in chunks(ids):
+        in_list, params = fast.id_list(part)
+        for cid, computed in fast.all(f"SELECT id, computed{cast} FROM contacts WHERE id {in_list}", params):
+            out[cid] = json_dict(computed)
+    return out
+
+
+def _evaluate_segments(conn: sa.Connection, defs: Definitions, work: _Pass, affected) -> None:
+    """Level by level (a segment naming another is evaluated after it), so a change travels through
+    "in segment" rules within the same pass."""
+    members_changed: dict[str, set[int]] = defaultdict(set)
+    for level in defs.levels():
+        todo = {seg: ids for seg in level if (ids := affected(seg, members_changed))}
+        if not todo:
+            continue
+        all_ids = sorted(set().union(*todo.values()))
+        contacts = load_contacts(conn, all_ids)
+        needs = Needs()
+        for seg in todo:
+            needs = needs | seg.needs
+        load_needs(conn, work.workspace_id, contacts, needs, work.now, spans=True)
+        for cid, values in work.computed.items():  # values changed in this pass, not yet written
+            contact = contacts.get(cid)
+            if contact is not None:
+                contact.computed = {**contact.computed, **values}
+        if needs.segments:  # this pass's earlier levels are not written yet
+            for seg, cid in work.joins:
+                if cid in contacts:
+                    contacts[cid].segments.add(seg.key)
+            for seg, cid in work.leaves:
+                if cid in contacts:
+                    contacts[cid].segments.discard(seg.key)
+        current = _current_members(conn, [seg.id for seg in todo], all_ids)
+        for seg, ids in todo.items():
+            _decide(seg, ids, contacts, current, work, members_changed)
+
+
+def _decide(seg: SegmentDef, ids: set[int], contacts: dict[int, Contact], current: set[tuple[int, int]], work, changed):
+    rule, now, clock = seg.rule, work.now, seg.deps.clock
+    for cid in ids:
+        contact = contacts.get(cid)
+        if contact is None:
+            continue
+        inside = evaluate(rule, contact, now)
+        if inside != ((seg.id, cid) in current):
+            (work.joins if inside else work.leaves).append((seg, cid))
+            changed[seg.key].add(cid)
+        if clock:
+            work.due_at(cid, horizon(rule, contact, now))
+
+
+def _current_members(conn: sa.Connection, segment_ids: list[int], contact_ids: list[int]) -> set[tuple[int, int]]:
+    fast = FastSQL(conn)
+    out: set[tuple[int, int]] = set()
+    seg_list, seg_params = fast.id_list(segment_ids)
+    for part in chunks(contact_ids):
+        in_list, params = fast.id_list(part)
+        out.update(
+            fast.all(
+                f"SELECT segment_id, contact_id FROM segment_members WHERE segment_id {seg_list}"
+                f" AND contact_id {in_list}",
+                (*seg_params, *params),
+            )
+        )
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# Writing
+# -------------------------------------------------------------------------------------------------
+
+
+def _write(conn: sa.Connection, work: _Pass, *, exact: bool, history: bool = True) -> list[Derived]:
+    fast = FastSQL(conn)
+    now, ws = work.now, work.workspace_id
+    at = fast.dt(now)
+    if work.computed:
+        _write_computed(fast, work.computed)
+    if work.joins:
+        fast.many(
+            "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (segment_id, contact_id) DO NOTHING",
+            [(seg.id, cid, ws, at) for seg, cid in work.joins],
+        )
+    if work.leaves:
+        fast.many(
+            "DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?",
+            [(seg.id, cid) for seg, cid in work.leaves],
+        )
+    if history and (work.joins or work.leaves):
+        fast.many(
+            "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at) VALUES (?, ?, ?, ?, ?)",
+            [(ws, seg.id, cid, True, at) for seg, cid in work.joins]
+            + [(ws, seg.id, cid, False, at) for seg, cid in work.leaves],
+        )
+    _write_due(fast, ws, work.due, exact)
+    if work.joins or work.leaves:
+        _bump_daily(fast, ws, work, now)
+    if not history:
+        return []
+    return [Derived(cid, ENTERED, _properties(seg), now) for seg, cid in work.joins] + [
+        Derived(cid, LEFT, _properties(seg), now) for seg, cid in work.leaves
+    ]
+
+
+def _properties(seg: SegmentDef) -> dict[str, Any]:
+    return {"segment": seg.key, "segment_id": seg.id, "segment_name": seg.name}
+
+
+def _write_computed(fast: FastSQL, values: dict[int, dict[str, Any]]) -> None:
+    """Merge changed keys into ``contacts.computed`` (other keys, written by other transactions, stay)."""
+    rows = [(fast.json(changes), cid) for cid, changes in sorted(values.items())]
+    if fast.postgres:
+        fast.many("UPDATE contacts SET computed = jsonb_strip_nulls(computed || ?::jsonb) WHERE id = ?", rows)
+    else:
+        fast.many("UPDATE contacts SET computed = json_patch(computed, ?) WHERE id = ?", rows)
+
+
+def _write_due(fast: FastSQL, workspace_id: int, due: dict[int, datetime | None], exact: bool) -> None:
+    if not due:
+        return
+    dt = fast.dt
+    rows = [(cid, workspace_id, dt(moment)) for cid, moment in sorted(due.items()) if moment is not None]
+    if exact:
+        gone = [cid for cid, moment in due.items() if moment is None]
+        for part in chunks(sorted(gone)):
+            in_list, params = fast.id_list(part)
+            fast.execute(f"DELETE FROM audience_checks WHERE contact_id {in_list}", params)
+        update = "excluded.due_at"
+    else:
+        update = (
+            "LEAST(audience_checks.due_at, excluded.due_at)"
+            if fast.postgres
+            else ("min(audience_checks.due_at, excluded.due_at)")
+        )
+    fast.many(
+        "INSERT INTO audience_checks (contact_id, workspace_id, due_at) VALUES (?, ?, ?)"
+        f" ON CONFLICT (contact_id) DO UPDATE SET due_at = {update}",
+        rows,
+    )
+
+
+def _bump_daily(fast: FastSQL, workspace_id: int, work: _Pass, now: datetime) -> None:
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for seg, _cid in work.joins:
+        counts[seg.id][0] += 1
+    for seg, _cid in work.leaves:
+        counts[seg.id][1] += 1
+    day = now.date().isoformat()
+    fast.many(
+        'INSERT INTO segment_daily (segment_id, day, workspace_id, entered, "left") VALUES (?, ?, ?, ?, ?)'
+        " ON CONFLICT (segment_id, day) DO UPDATE SET entered = segment_daily.entered + excluded.entered,"
+        ' "left" = segment_daily."left" + excluded."left"',
+        [(seg_id, day, workspace_id, entered, left) for seg_id, (entered, left) in sorted(counts.items())],
+    )
