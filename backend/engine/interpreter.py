@@ -70,6 +70,8 @@ class QueuedMessage(msgspec.Struct, kw_only=True):
 
 class Result(msgspec.Struct, kw_only=True):
     transitions: list[Transition] = []
+    conversions: list[int] = []
+    """Enrollments that reached the journey's goal through a pending event (see ``Item.pending``)."""
     steps: list[StepRecord] = []
     messages: list[QueuedMessage] = []
     dirty_contacts: dict[int, Contact] = {}
@@ -210,6 +212,24 @@ def advance(
                 if cursor.fresh:
                     # Count the arrival once, not every re-check of the wait.
                     steps.append(StepRecord(cursor.enrollment_id, contact.id, node_id, "wait"))
+                if cursor.pending:
+                    settled = _apply_pending(graph, cursor, outcome.event, result)
+                    if settled == "woken":
+                        cursor.fresh = False
+                        pending[node_id].append(cursor)
+                        continue
+                    if settled is not None:
+                        steps.append(StepRecord(cursor.enrollment_id, contact.id, node_id, "exit"))
+                        transitions.append(
+                            Transition(
+                                enrollment_id=cursor.enrollment_id,
+                                node_id=node_id,
+                                entered_at=cursor.entered_at,
+                                status="exited",
+                                exit_reason=settled,
+                            )
+                        )
+                        continue
                 transitions.append(
                     Transition(
                         enrollment_id=cursor.enrollment_id,
@@ -235,6 +255,28 @@ def advance(
         if timer:
             seconds[compiled.block.type] = seconds.get(compiled.block.type, 0.0) + timer() - started
     return result
+
+
+def _apply_pending(graph: CompiledGraph, cursor: Cursor, waiting_for: str | None, result: Result) -> str | None:
+    """Apply the request's later events, oldest first, to an enrollment that has just stopped: the
+    goal (a conversion, and an exit when the goal ends the journey), the exit rules, or the event the
+    wait is waiting for. Returns ``"woken"`` (step the wait again with that event), an exit reason, or
+    None (nothing applied; the rest are spent, as they were in the past by the time it waits)."""
+    settings = graph.graph.settings
+    goal = settings.goal
+    events, cursor.pending = cursor.pending, []
+    for index, event in enumerate(events):
+        if goal is not None and event.name == goal.event and cursor.enrollment_id not in result.conversions:
+            result.conversions.append(cursor.enrollment_id)
+            if goal.exit:
+                return "goal reached"
+        if event.name in settings.exit_when:
+            return f"exit event: {event.name}"
+        if waiting_for is not None and event.name == waiting_for:
+            cursor.event = event
+            cursor.pending = events[index + 1 :]
+            return "woken"
+    return None
 
 
 class _Passable:

@@ -113,6 +113,10 @@ class Item(msgspec.Struct, kw_only=True, gc=False):
     """Journey context fixed at enrollment (e.g. the trigger event), read-only."""
     fresh: bool = False
     """True when the enrollment arrived on the node in this tick (its arrival is logged once)."""
+    pending: list[Event] = []
+    """Events that arrived in the same request after the one that started or woke the enrollment,
+    oldest first. The interpreter applies them when the enrollment next stops (goal, exit rules, the
+    event a wait is waiting for), as if they had arrived one call at a time."""
 
 
 class StepContext(msgspec.Struct, kw_only=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ class EnrollResult:
     enrolled: int = 0
     control: int = 0
     skipped: int = 0
+    control_contacts: list[int] = field(default_factory=list)
 
 
 def in_control_group(journey_id: int, contact_id: int, percent: float) -> bool:
@@ -41,8 +42,12 @@ def enroll(
     now: datetime,
     context: dict[str, Any] | None = None,
     trigger_key: str | None = None,
+    per_contact: dict[int, tuple[dict[str, Any], list[Any] | None]] | None = None,
 ) -> EnrollResult:
-    """Create enrollments at ``trigger_node``, due now, honouring the journey's re-entry setting."""
+    """Create enrollments at ``trigger_node``, due now, honouring the journey's re-entry setting.
+
+    ``per_contact`` gives each contact its own context and pending events (event triggers: the event
+    that started it, and the request's later events for that contact)."""
     result = EnrollResult()
     wanted = list(dict.fromkeys(contact_ids))
     if not wanted:
@@ -67,10 +72,13 @@ def enroll(
         control = in_control_group(journey_id, contact_id, percent)
         if control:
             result.control += 1
+            result.control_contacts.append(contact_id)
         else:
             result.enrolled += 1
         rows.append((contact_id, control))
-    if rows:
+    if rows and per_contact is not None:
+        _insert_each(fast, (workspace_id, journey_id, version_id, trigger_node, trigger_key), rows, per_contact, now)
+    elif rows:
         # What the ORM stored: a missing context is JSON null, not SQL NULL.
         shared = (workspace_id, journey_id, version_id, trigger_node, fast.json(context) or "null", trigger_key)
         _insert(fast, shared, rows, now)
@@ -140,4 +148,36 @@ def _insert(fast: FastSQL, shared: tuple, rows: list[tuple[int, bool]], now: dat
             )
             for contact_id, control in rows
         ],
+    )
+
+
+def _insert_each(fast: FastSQL, shared: tuple, rows: list[tuple[int, bool]], per_contact: dict, now: datetime) -> None:
+    """Rows with a context and pending events of their own (event triggers: a request's worth)."""
+    at = fast.dt(now)
+    ws, journey_id, version_id, node_id, trigger_key = shared
+    values = []
+    for contact_id, control in rows:
+        context, pending = per_contact[contact_id]
+        values.append(
+            (
+                ws,
+                journey_id,
+                version_id,
+                node_id,
+                fast.json(context) or "null",
+                trigger_key,
+                contact_id,
+                at,
+                None if control else at,
+                "control" if control else "active",
+                control,
+                at,
+                at if control else None,
+                None if control or not pending else fast.json(pending),
+            )
+        )
+    fast.many(
+        f"INSERT INTO enrollments ({_INSERT_COLUMNS}, pending_events)"
+        " VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)",
+        values,
     )

@@ -56,48 +56,42 @@ def live_versions(conn: sa.Connection, workspace_id: int) -> list[tuple[int, int
 def handle_events(
     conn: sa.Connection, cache: GraphCache, workspace_id: int, events: Sequence[IncomingEvent], now: datetime
 ) -> EventEffects:
+    """Apply a stored batch to journeys, set-based, with the effect the events would have had one call at
+    a time in timestamp order (ties keep the order sent):
+
+    * an enrollment waiting for one of the events is woken by the first of them; the contact's later
+      events of the batch travel with it (``pending_events``) and are applied when it next stops;
+    * goals and exit rules apply to enrollments that existed, up to the event that wakes them;
+    * an event trigger starts an enrollment that carries the contact's later events the same way, so
+      a ``wait.event``, a goal or an exit rule reached right after the trigger sees them.
+    """
     effects = EventEffects()
     if not events:
         return effects
-    versions = cache.runnable(conn, live_versions(conn, workspace_id))
+    ordered = sorted(events, key=lambda e: e.occurred_at)
+    sdk = [Event(name=e.name, properties=e.properties, occurred_at=e.occurred_at) for e in ordered]
+    positions: dict[int, list[int]] = defaultdict(list)
+    for index, ev in enumerate(ordered):
+        positions[ev.contact_id].append(index)
 
-    _exit_and_convert(conn, cache, workspace_id, events, now, effects)
+    def later(contact_id: int, index: int) -> list[dict[str, Any]]:
+        return [msgspec.to_builtins(sdk[i]) for i in positions[contact_id] if i > index]
 
-    last_by_name: dict[tuple[int, str], Event] = {}
-    for ev in events:
-        sdk_event = Event(name=ev.name, properties=ev.properties, occurred_at=ev.occurred_at)
-        last_by_name[(ev.contact_id, ev.name)] = sdk_event
-        for journey_id, version_id, compiled in versions:
-            for node_id in compiled.triggers:
-                node = compiled.nodes[node_id]
-                if node.block.trigger != "event" or not node.block.matches(node.config, sdk_event):
-                    continue
-                result = enroll(
-                    conn,
-                    workspace_id=workspace_id,
-                    journey_id=journey_id,
-                    version_id=version_id,
-                    graph=compiled,
-                    trigger_node=node_id,
-                    contact_ids=[ev.contact_id],
-                    now=now,
-                    context={"event": msgspec.to_builtins(sdk_event)},
-                )
-                effects.enrolled += result.enrolled
-                break  # one entry per journey per event, even with several matching triggers
-
-    effects.woken += _wake(conn, workspace_id, last_by_name, now)
+    wakes = _waiting(conn, workspace_id, ordered, positions)
+    _exit_and_convert(conn, cache, workspace_id, ordered, positions, wakes, now, effects)
+    effects.woken += _wake(conn, wakes, sdk, later, now)
+    _start(conn, cache, workspace_id, ordered, sdk, later, now, effects)
     return effects
 
 
-def _wake(conn: sa.Connection, workspace_id: int, last_by_name: dict[tuple[int, str], Event], now: datetime) -> int:
-    """Make ``wait.event`` enrollments waiting for one of these events due now: one SELECT and one
-    executemany UPDATE for the whole batch. An enrollment woken by several events of a batch gets the
-    last one (as if the events had arrived one by one)."""
-    contact_ids = sorted({contact_id for contact_id, _ in last_by_name})
-    names = sorted({name for _, name in last_by_name})
-    updates = []
-    for part in chunks(contact_ids):
+def _waiting(
+    conn: sa.Connection, workspace_id: int, ordered: Sequence[IncomingEvent], positions: dict[int, list[int]]
+) -> dict[int, tuple[int, int]]:
+    """Enrollments waiting for an event of the batch: {enrollment id: (contact id, position of the first
+    such event)}. One SELECT per chunk of contacts."""
+    names = sorted({e.name for e in ordered})
+    found: dict[int, tuple[int, int]] = {}
+    for part in chunks(sorted(positions)):
         rows = conn.execute(
             sa.select(_enr.c.id, _enr.c.contact_id, _enr.c.wait_event).where(
                 _enr.c.workspace_id == workspace_id,
@@ -107,38 +101,116 @@ def _wake(conn: sa.Connection, workspace_id: int, last_by_name: dict[tuple[int, 
             )
         )
         for enrollment_id, contact_id, wait_event in rows:
-            event = last_by_name.get((contact_id, wait_event))
-            if event is not None:
-                updates.append({"_id": enrollment_id, "_wake": msgspec.to_builtins(event)})
-    if updates:
-        conn.execute(
-            sa.update(_enr)
-            .where(_enr.c.id == sa.bindparam("_id"))
-            .values(due_at=now, wake_event=sa.bindparam("_wake", type_=_enr.c.wake_event.type)),
-            updates,
-        )
+            first = next((i for i in positions[contact_id] if ordered[i].name == wait_event), None)
+            if first is not None:
+                found[enrollment_id] = (contact_id, first)
+    return found
+
+
+def _wake(conn: sa.Connection, wakes: dict[int, tuple[int, int]], sdk: list[Event], later, now: datetime) -> int:
+    """Make the waiting enrollments due now with the event that woke them (one executemany UPDATE);
+    an enrollment a goal or exit rule ended meanwhile stays ended."""
+    if not wakes:
+        return 0
+    updates = []
+    for enrollment_id, (contact_id, index) in wakes.items():
+        pending = later(contact_id, index)
+        updates.append({"_id": enrollment_id, "_wake": msgspec.to_builtins(sdk[index]), "_pending": pending or None})
+    conn.execute(
+        sa.update(_enr)
+        .where(_enr.c.id == sa.bindparam("_id"), _enr.c.status == "active")
+        .values(
+            due_at=now,
+            wake_event=sa.bindparam("_wake", type_=_enr.c.wake_event.type),
+            pending_events=sa.bindparam("_pending", type_=_enr.c.pending_events.type),
+        ),
+        updates,
+    )
     return len(updates)
 
 
-def _exit_and_convert(conn, cache, workspace_id, events, now, effects: EventEffects) -> None:
-    """Goals and ``exit_when`` apply to every version a contact is in, old ones included."""
-    names_by_contact: dict[int, set[str]] = defaultdict(set)
-    for ev in events:
-        names_by_contact[ev.contact_id].add(ev.name)
-    rows = conn.execute(
-        sa.select(_enr.c.id, _enr.c.contact_id, _enr.c.version_id, _enr.c.status, _enr.c.converted_at).where(
-            _enr.c.workspace_id == workspace_id,
-            _enr.c.contact_id.in_(list(names_by_contact)),
-            _enr.c.status.in_(("active", "control")),
-        )
-    ).all()
+def _start(conn, cache, workspace_id, ordered, sdk, later, now: datetime, effects: EventEffects) -> None:
+    """Event triggers, set-based: per journey, every contact's first matching event enrolls in one
+    statement; a second matching event of the same contact (re-entry "always") goes in a second round."""
+    versions = cache.runnable(conn, live_versions(conn, workspace_id))
+    for journey_id, version_id, compiled in versions:
+        triggers = [
+            (node_id, compiled.nodes[node_id])
+            for node_id in compiled.triggers
+            if compiled.nodes[node_id].block.trigger == "event"
+        ]
+        if not triggers:
+            continue
+        rounds: list[dict[str, dict[int, int]]] = []
+        seen: dict[int, int] = defaultdict(int)
+        for index, ev in enumerate(ordered):
+            for node_id, node in triggers:
+                if node.block.matches(node.config, sdk[index]):
+                    depth = seen[ev.contact_id]
+                    seen[ev.contact_id] += 1
+                    while len(rounds) <= depth:
+                        rounds.append(defaultdict(dict))
+                    rounds[depth][node_id][ev.contact_id] = index
+                    break  # one entry per journey per event, even with several matching triggers
+        goal = compiled.settings.goal
+        for by_node in rounds:
+            for node_id, firsts in by_node.items():
+                result = enroll(
+                    conn,
+                    workspace_id=workspace_id,
+                    journey_id=journey_id,
+                    version_id=version_id,
+                    graph=compiled,
+                    trigger_node=node_id,
+                    contact_ids=list(firsts),
+                    now=now,
+                    per_contact={
+                        cid: ({"event": msgspec.to_builtins(sdk[i])}, later(cid, i)) for cid, i in firsts.items()
+                    },
+                )
+                effects.enrolled += result.enrolled
+                if goal is not None and result.control_contacts:
+                    # Control contacts never tick: a goal reached later in the same request counts now.
+                    converted = [
+                        cid
+                        for cid in result.control_contacts
+                        if any(p["name"] == goal.event for p in later(cid, firsts[cid]))
+                    ]
+                    if converted:
+                        conn.execute(
+                            sa.update(_enr)
+                            .where(
+                                _enr.c.journey_id == journey_id,
+                                _enr.c.contact_id.in_(converted),
+                                _enr.c.status == "control",
+                                _enr.c.converted_at.is_(None),
+                            )
+                            .values(converted_at=now)
+                        )
+                        effects.converted += len(converted)
+
+
+def _exit_and_convert(conn, cache, workspace_id, ordered, positions, wakes, now, effects: EventEffects) -> None:
+    """Goals and ``exit_when`` apply to every version a contact is in, old ones included — for an
+    enrollment the batch wakes, only the events up to the waking one (the later ones travel with it)."""
+    woken_at = {enrollment_id: index for enrollment_id, (_cid, index) in wakes.items()}
+    rows = []
+    for part in chunks(sorted(positions)):
+        rows += conn.execute(
+            sa.select(_enr.c.id, _enr.c.contact_id, _enr.c.version_id, _enr.c.status, _enr.c.converted_at).where(
+                _enr.c.workspace_id == workspace_id,
+                _enr.c.contact_id.in_(part),
+                _enr.c.status.in_(("active", "control")),
+            )
+        ).all()
     exits, conversions = [], []
     runnable = {v: compiled for _, v, compiled in cache.runnable(conn, {(0, r.version_id) for r in rows})}
     for enrollment_id, contact_id, version_id, status, converted_at in rows:
         if version_id not in runnable:
             continue  # a version that cannot run is set aside by the tick; its settings are unknown here
         settings = runnable[version_id].settings
-        names = names_by_contact[contact_id]
+        last = woken_at.get(enrollment_id)
+        names = {ordered[i].name for i in positions[contact_id] if last is None or i <= last}
         goal = settings.goal
         if goal is not None and goal.event in names and converted_at is None:
             conversions.append({"_id": enrollment_id})

@@ -256,6 +256,7 @@ class Ticker:
             state,
             wake_event,
             context,
+            pending_events,
             external_id,
             attributes,
             tags,
@@ -300,6 +301,7 @@ class Ticker:
                     state=json_dict(state),
                     event=_wake_event(wake_event),
                     context=json_dict(context),
+                    pending=_pending_events(pending_events) if pending_events is not None else [],
                 )
             )
         return _Claimed(len(rows), versions, contacts, originals)
@@ -346,6 +348,13 @@ class Ticker:
         lap("prepare")
 
         self._write_transitions(fast, transitions, now)
+        conversions = [e for _ws, _j, _v, result in results for e in result.conversions]
+        if conversions:
+            in_list, params = fast.id_list(conversions)
+            fast.execute(
+                f"UPDATE enrollments SET converted_at = ? WHERE converted_at IS NULL AND id {in_list}",
+                (fast.dt(now), *params),
+            )
         lap("transitions")
         self._write_steps(fast, results, counters, now)
         lap("step_log")
@@ -377,8 +386,8 @@ class Ticker:
         ]
         if not fast.postgres:
             assignments = (
-                "node_id = ?, node_entered_at = ?, due_at = ?, wait_event = ?, wake_event = NULL, state = ?,"
-                " status = ?, finished_at = ?, exit_reason = ?"
+                "node_id = ?, node_entered_at = ?, due_at = ?, wait_event = ?, wake_event = NULL,"
+                " pending_events = NULL, state = ?, status = ?, finished_at = ?, exit_reason = ?"
             )
             if len(values) <= _GROUPED_MAX:
                 for value, ids in zip(values, transitions.grouped(), strict=True):
@@ -394,7 +403,7 @@ class Ticker:
         ids, keys = transitions.columns()
         fast.conn.exec_driver_sql(
             "UPDATE enrollments AS e SET node_id = d.node_id, node_entered_at = d.node_entered_at,"
-            " due_at = d.due_at, wait_event = d.wait_event, wake_event = NULL, state = d.state,"
+            " due_at = d.due_at, wait_event = d.wait_event, wake_event = NULL, pending_events = NULL, state = d.state,"
             " status = d.status, finished_at = d.finished_at, exit_reason = d.exit_reason"
             " FROM unnest(%s::bigint[], %s::int[]) AS v(id, k)"
             " JOIN unnest(%s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::jsonb[], %s::text[],"
@@ -688,6 +697,12 @@ class _DatetimeReader:
         return parsed
 
 
+def _pending_events(value: Any) -> list[Event]:
+    if isinstance(value, str | bytes):
+        value = _decode(value)
+    return msgspec.convert(value or [], list[Event])
+
+
 def _wake_event(value: Any) -> Event | None:
     """The event that woke the enrollment; NULL and JSON null (what the ORM stores for None) are none."""
     if isinstance(value, str | bytes):
@@ -708,7 +723,8 @@ def _claim_sql(postgres: bool) -> str:
     concurrent workers take disjoint batches; JSON comes back as text for msgspec to decode.
     """
     enrollment_columns = (
-        "id, workspace_id, journey_id, version_id, contact_id, node_id, node_entered_at, state, wake_event, context"
+        "id, workspace_id, journey_id, version_id, contact_id, node_id, node_entered_at, state, wake_event, context,"
+        " pending_events"
     )
     due = (
         f"SELECT {enrollment_columns} FROM enrollments"
@@ -719,11 +735,12 @@ def _claim_sql(postgres: bool) -> str:
     contact_columns = ", ".join(f"c.{name.strip()}" for name in CONTACT_COLUMNS.split(","))
     selected = (
         "e.id, e.workspace_id, e.journey_id, e.version_id, e.contact_id, e.node_id, e.node_entered_at,"
-        " e.state, e.wake_event, e.context"
+        " e.state, e.wake_event, e.context, e.pending_events"
     )
     if postgres:
         selected = selected.replace(
-            "e.state, e.wake_event, e.context", "e.state::text, e.wake_event::text, e.context::text"
+            "e.state, e.wake_event, e.context, e.pending_events",
+            "e.state::text, e.wake_event::text, e.context::text, e.pending_events::text",
         )
         contact_columns = ", ".join(
             f"{column}::text"
