@@ -47,6 +47,22 @@ BLOCKS: dict[str, dict[str, tuple[str, str]]] = {
         "es": ("Esperar un evento", "Retiene a los contactos hasta que hagan algo o se agote el tiempo."),
         "pl": ("Czekaj na zdarzenie", "Zatrzymuje kontakty, aż coś zrobią albo minie limit czasu."),
     },
+    "trigger.segment": {
+        "zh-CN": ("当联系人进入分群时", "联系人加入（或离开）某个分群时进入旅程。"),
+        "es": (
+            "Cuando un contacto entra en un segmento",
+            "Los contactos entran al unirse a un segmento (o al salir de él).",
+        ),
+        "pl": ("Gdy kontakt wejdzie do segmentu", "Kontakty wchodzą, gdy dołączą do segmentu (lub go opuszczą)."),
+    },
+    "wait.segment": {
+        "zh-CN": ("等待分群", "让联系人等待直到其在（或不在）某个分群中，或直到超时。"),
+        "es": (
+            "Esperar un segmento",
+            "Retiene a los contactos hasta que estén (o dejen de estar) en un segmento, o se agote el tiempo.",
+        ),
+        "pl": ("Czekaj na segment", "Zatrzymuje kontakty, aż będą w segmencie (lub poza nim) albo minie limit czasu."),
+    },
     "condition": {
         "zh-CN": ("条件", "根据规则将联系人分到“是”或“否”分支。"),
         "es": ("Condición", "Envía a los contactos por sí o por no según una regla."),
@@ -84,6 +100,9 @@ BLOCKS: dict[str, dict[str, tuple[str, str]]] = {
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
+        "When a contact": "当联系人",
+        "Also start everyone already in the segment when the journey is published": "发布旅程时，让已在分群中的所有人也进入",
+        "Wait until the contact is": "等待直到联系人",
         "The contact has one product or subscription that matches every part below at once. Days count\ncalendar days: a package ending on 10 December ends in 7 days on 3 December.": "联系人有一个产品或订阅同时满足以下所有条件。天数按日历日计算：12 月 10 日结束的套餐，在 12 月 3 日为“7 天后结束”。",
         "Package is one of": "套餐为以下之一",
         "Days until it ends": "距结束天数",
@@ -137,6 +156,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "The contact performed the event at least, at most or exactly this many times within the window.": "联系人在时间窗口内执行该事件至少、至多或恰好这么多次。",
     },
     "es": {
+        "When a contact": "Cuando un contacto",
+        "Also start everyone already in the segment when the journey is published": "Al publicar el viaje, que entren también todos los que ya están en el segmento",
+        "Wait until the contact is": "Esperar hasta que el contacto esté",
         "The contact has one product or subscription that matches every part below at once. Days count\ncalendar days: a package ending on 10 December ends in 7 days on 3 December.": "El contacto tiene un producto o suscripción que cumple a la vez todo lo siguiente. Los días son días naturales: un paquete que termina el 10 de diciembre termina en 7 días el 3 de diciembre.",
         "Package is one of": "El paquete es uno de",
         "Days until it ends": "Días hasta que termine",
@@ -190,6 +212,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "The contact performed the event at least, at most or exactly this many times within the window.": "El contacto realizó el evento al menos, como máximo o exactamente este número de veces en el periodo.",
     },
     "pl": {
+        "When a contact": "Gdy kontakt",
+        "Also start everyone already in the segment when the journey is published": "Po opublikowaniu ścieżki wpuść też wszystkich, którzy już są w segmencie",
+        "Wait until the contact is": "Czekaj, aż kontakt będzie",
         "The contact has one product or subscription that matches every part below at once. Days count\ncalendar days: a package ending on 10 December ends in 7 days on 3 December.": "Kontakt ma jeden produkt lub subskrypcję spełniającą naraz wszystkie poniższe warunki. Dni to dni kalendarzowe: pakiet kończący się 10 grudnia kończy się za 7 dni 3 grudnia.",
         "Package is one of": "Pakiet to jeden z",
         "Days until it ends": "Dni do końca",

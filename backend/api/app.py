@@ -40,6 +40,7 @@ def _register_optional_modules() -> None:
     for name in (
         "backend.api.ingest",
         "backend.api.contacts",
+        "backend.api.audiences",
         "backend.api.keys",
         "backend.api.templates",
         "backend.api.providers",

@@ -16,10 +16,11 @@ from msgspec import UNSET, Meta, UnsetType
 from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
-from backend.api.errors import ApiError, ProblemItem, bad_request, not_found
+from backend.api.errors import bad_request
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from backend.contacts.upsert import normalise_email, valid_timezone
-from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Subscription
+from backend.audience import segments
+from backend.contacts import people
+from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Segment, SegmentMember, Subscription
 from backend.db.session import read_connection
 from backend.services import Services
 
@@ -102,6 +103,40 @@ class ContactJourney(msgspec.Struct, kw_only=True):
     finished_at: datetime | None
 
 
+class ContactSegment(msgspec.Struct, kw_only=True):
+    id: int
+    key: str
+    name: str
+    entered_at: datetime
+
+
+class ContactPage(Page[ContactSummary], kw_only=True):
+    total: int
+    """How many contacts match (the whole workspace, or the segment's size, or the search's matches)."""
+
+
+class SubscriptionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    external_id: ExternalId | None = None
+    status: Annotated[str, Meta(min_length=1, max_length=32)] = "active"
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    duration: Annotated[str, Meta(max_length=32, description="ISO 8601, e.g. P30D")] | None = None
+    auto_renew: bool = False
+    attributes: dict[str, Any] = {}
+
+
+class SubscriptionPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=1, max_length=200)] | UnsetType = UNSET
+    status: Annotated[str, Meta(min_length=1, max_length=32)] | UnsetType = UNSET
+    start_at: datetime | UnsetType | None = UNSET
+    end_at: datetime | UnsetType | None = UNSET
+    duration: Annotated[str, Meta(max_length=32)] | UnsetType | None = UNSET
+    auto_renew: bool | UnsetType = UNSET
+    attributes: dict[str, Any] | UnsetType = UNSET
+    """Merged; a ``null`` value removes the key."""
+
+
 class ContactOut(ContactSummary, kw_only=True):
     anonymous_id: str | None
     wechat_openid: str | None
@@ -112,6 +147,10 @@ class ContactOut(ContactSummary, kw_only=True):
     locale: str | None
     subscriptions: list[SubscriptionOut]
     journeys: list[ContactJourney]
+    segments: list[ContactSegment]
+    """Segments the contact is in, and since when."""
+    computed: dict[str, Any]
+    """Computed property values by key."""
 
 
 class EventOut(msgspec.Struct, kw_only=True):
@@ -128,23 +167,6 @@ class EventOut(msgspec.Struct, kw_only=True):
 # ---------------------------------------------------------------------------------------------------
 
 
-def _check_fields(email: Any, timezone: Any) -> None:
-    if isinstance(email, str) and email.strip() and ("@" not in email or any(c.isspace() for c in email.strip())):
-        raise bad_request("/email", f"{email!r} is not an email address")
-    if isinstance(timezone, str) and not valid_timezone(timezone):
-        raise bad_request("/timezone", f"unknown time zone {timezone!r}; use an IANA name such as Europe/Warsaw")
-
-
-def _duplicate(external_id: str | None, anonymous_id: str | None = None) -> ApiError:
-    if external_id is None and anonymous_id is not None:
-        message = f"another anonymous contact already has anonymous_id {anonymous_id!r}"
-        return ApiError(
-            409, "A contact with this anonymous id exists", message, [ProblemItem("/anonymous_id", message)]
-        )
-    message = f"another contact already has external_id {external_id!r}"
-    return ApiError(409, "A contact with this external id exists", message, [ProblemItem("/external_id", message)])
-
-
 def _summary_fields(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -158,12 +180,26 @@ def _summary_fields(row: Any) -> dict[str, Any]:
 
 
 def _contact_row(conn: sa.Connection, principal: Principal, contact_id: int):
-    row = conn.execute(
-        sa.select(_contacts).where(_contacts.c.id == contact_id, _contacts.c.workspace_id == principal.workspace_id)
-    ).first()
-    if row is None:
-        raise not_found("contact")
-    return row
+    return people.row(conn, principal.workspace_id, contact_id)
+
+
+def summaries(conn: sa.Connection, workspace_id: int, ids: list[int]) -> list[ContactSummary]:
+    """Summaries of these contacts, in the order given (ids of other workspaces are left out)."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        sa.select(
+            _contacts.c.id,
+            _contacts.c.external_id,
+            _contacts.c.email,
+            _contacts.c.phone,
+            _contacts.c.tags,
+            _contacts.c.created_at,
+            _contacts.c.updated_at,
+        ).where(_contacts.c.workspace_id == workspace_id, _contacts.c.id.in_(ids))
+    ).all()
+    by_id = {r.id: r for r in rows}
+    return [ContactSummary(**_summary_fields(by_id[i])) for i in ids if i in by_id]
 
 
 def _node_labels(conn: sa.Connection, services: Services, version_ids: set[int]) -> dict[tuple[int, str], str]:
@@ -186,21 +222,25 @@ def _node_labels(conn: sa.Connection, services: Services, version_ids: set[int])
     return out
 
 
+def subscription_out(s: Any) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=s.id,
+        external_id=s.external_id,
+        name=s.name,
+        status=s.status,
+        start_at=s.start_at,
+        end_at=s.end_at,
+        duration=s.duration,
+        auto_renew=s.auto_renew,
+        auto_renew_before=s.auto_renew_before,
+        attributes=s.attributes or {},
+        updated_at=s.updated_at,
+    )
+
+
 def contact_out(conn: sa.Connection, services: Services, row: Any) -> ContactOut:
     subscriptions = [
-        SubscriptionOut(
-            id=s.id,
-            external_id=s.external_id,
-            name=s.name,
-            status=s.status,
-            start_at=s.start_at,
-            end_at=s.end_at,
-            duration=s.duration,
-            auto_renew=s.auto_renew,
-            auto_renew_before=s.auto_renew_before,
-            attributes=s.attributes or {},
-            updated_at=s.updated_at,
-        )
+        subscription_out(s)
         for s in conn.execute(
             sa.select(_subscriptions)
             .where(_subscriptions.c.workspace_id == row.workspace_id, _subscriptions.c.contact_id == row.id)
@@ -246,6 +286,8 @@ def contact_out(conn: sa.Connection, services: Services, row: Any) -> ContactOut
         locale=row.locale,
         subscriptions=subscriptions,
         journeys=journeys,
+        segments=[ContactSegment(**s) for s in segments.contact_segments(conn, row.workspace_id, row.id)],
+        computed=dict(row.computed or {}),
     )
 
 
@@ -291,7 +333,7 @@ class ContactController(Controller):
     path = "/contacts"
     tags = ["contacts"]
 
-    @get("/", sync_to_thread=True, summary="List or search contacts (newest first)")
+    @get("/", sync_to_thread=True, summary="List or search contacts (newest first), optionally in one segment")
     def list_contacts(
         self,
         services: ServicesDep,
@@ -299,19 +341,14 @@ class ContactController(Controller):
         q: Annotated[
             str | None, QueryParameter(max_length=320, description="prefix of external id, email or phone")
         ] = None,
+        segment: Annotated[
+            str | None, QueryParameter(max_length=100, description="only members of the segment with this key")
+        ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
-    ) -> Page[ContactSummary]:
+    ) -> ContactPage:
         after = decode_cursor(cursor)
-        query = sa.select(
-            _contacts.c.id,
-            _contacts.c.external_id,
-            _contacts.c.email,
-            _contacts.c.phone,
-            _contacts.c.tags,
-            _contacts.c.created_at,
-            _contacts.c.updated_at,
-        ).where(_contacts.c.workspace_id == principal.workspace_id)
+        conditions = [_contacts.c.workspace_id == principal.workspace_id]
         text = (q or "").strip()
         if text:
             prefix = _like_prefix(text)
@@ -322,43 +359,49 @@ class ContactController(Controller):
             ]
             if text[0].isdigit():
                 matches.append(_contacts.c.phone.like("+" + prefix, escape="\\"))
-            query = query.where(sa.or_(*matches))
-        if after is not None:
-            query = query.where(_contacts.c.id < after)
+            conditions.append(sa.or_(*matches))
         with read_connection(services.engine) as conn:
+            if segment:
+                found = conn.execute(
+                    sa.select(Segment.id).where(Segment.workspace_id == principal.workspace_id, Segment.key == segment)
+                ).scalar()
+                if found is None:
+                    raise bad_request("/query/segment", f"there is no segment {segment!r}")
+                conditions.append(
+                    _contacts.c.id.in_(sa.select(SegmentMember.contact_id).where(SegmentMember.segment_id == found))
+                )
+            query = sa.select(
+                _contacts.c.id,
+                _contacts.c.external_id,
+                _contacts.c.email,
+                _contacts.c.phone,
+                _contacts.c.tags,
+                _contacts.c.created_at,
+                _contacts.c.updated_at,
+            ).where(*conditions)
+            if after is not None:
+                query = query.where(_contacts.c.id < after)
             rows = conn.execute(query.order_by(_contacts.c.id.desc()).limit(limit + 1)).all()
+            if segment and not text:
+                total = segments.sizes(conn, principal.workspace_id).get(found, 0)
+            else:
+                total = conn.execute(sa.select(sa.func.count()).select_from(_contacts).where(*conditions)).scalar_one()
         items = [ContactSummary(**_summary_fields(r)) for r in rows[:limit]]
-        return Page(items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+        return ContactPage(
+            items=items, next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None, total=total
+        )
 
     @post("/", sync_to_thread=True, summary="Create a contact")
     def create_contact(
         self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[ContactCreate]
     ) -> ContactOut:
-        _check_fields(data.email, data.timezone)
-        now = services.clock.now()
-        values = msgspec.structs.asdict(data)
-        values["email"] = normalise_email(data.email)
-        values["tags"] = list(dict.fromkeys(data.tags))
         with services.engine.begin() as conn:
-            if (
-                data.external_id is not None
-                and conn.execute(
-                    sa.select(_contacts.c.id).where(
-                        _contacts.c.workspace_id == principal.workspace_id, _contacts.c.external_id == data.external_id
-                    )
-                ).first()
-            ):
-                raise _duplicate(data.external_id)
-            try:
-                with conn.begin_nested():
-                    contact_id = conn.execute(
-                        sa.insert(_contacts)
-                        .values(workspace_id=principal.workspace_id, created_at=now, updated_at=now, **values)
-                        .returning(_contacts.c.id)
-                    ).scalar_one()
-            except sa.exc.IntegrityError:
-                raise _duplicate(data.external_id, data.anonymous_id) from None
-            return contact_out(conn, services, _contact_row(conn, principal, contact_id))
+            contact_id = people.create(
+                conn, services, principal.workspace_id, msgspec.structs.asdict(data), services.clock.now()
+            )
+            out = contact_out(conn, services, _contact_row(conn, principal, contact_id))
+        services.waker.notify()
+        return out
 
     @get("/{contact_id:int}", sync_to_thread=True, summary="A contact with subscriptions and journeys")
     def get_contact(self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]) -> ContactOut:
@@ -373,51 +416,89 @@ class ContactController(Controller):
         contact_id: FromPath[int],
         data: JSONBody[ContactPatch],
     ) -> ContactOut:
-        _check_fields(data.email, data.timezone)
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
         with services.engine.begin() as conn:
-            row = _contact_row(conn, principal, contact_id)
-            values: dict[str, Any] = {}
-            for name in ("external_id", "phone", "wechat_openid", "timezone", "locale", "push_tokens"):
-                value = getattr(data, name)
-                if value is not UNSET:
-                    values[name] = value
-            if data.email is not UNSET:
-                values["email"] = normalise_email(data.email)
-            if data.tags is not UNSET:
-                values["tags"] = list(dict.fromkeys(data.tags))
-            if data.attributes is not UNSET:
-                merged = {**(row.attributes or {}), **data.attributes}
-                values["attributes"] = {k: v for k, v in merged.items() if v is not None}
-            if data.consent is not UNSET:
-                merged = {**(row.consent or {}), **data.consent}
-                values["consent"] = {k: v for k, v in merged.items() if v is not None}
-            if values.get("external_id") and values["external_id"] != row.external_id:
-                taken = conn.execute(
-                    sa.select(_contacts.c.id).where(
-                        _contacts.c.workspace_id == principal.workspace_id,
-                        _contacts.c.external_id == values["external_id"],
-                    )
-                ).first()
-                if taken:
-                    raise _duplicate(values["external_id"])
-            if values:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            sa.update(_contacts)
-                            .where(_contacts.c.id == contact_id)
-                            .values(updated_at=services.clock.now(), **values)
-                        )
-                except sa.exc.IntegrityError:
-                    external_id = values.get("external_id", row.external_id)
-                    raise _duplicate(external_id, row.anonymous_id) from None
-            return contact_out(conn, services, _contact_row(conn, principal, contact_id))
+            people.update(conn, services, principal.workspace_id, contact_id, changes, services.clock.now())
+            out = contact_out(conn, services, _contact_row(conn, principal, contact_id))
+        services.waker.notify()
+        return out
 
-    @delete("/{contact_id:int}", sync_to_thread=True, summary="Delete a contact with its events and enrollments")
+    @delete(
+        "/{contact_id:int}", sync_to_thread=True, summary="Erase a contact with its events, enrollments and memberships"
+    )
     def delete_contact(self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]) -> None:
         with services.engine.begin() as conn:
+            people.delete(conn, principal.workspace_id, contact_id)
+
+    @get("/{contact_id:int}/segments", sync_to_thread=True, summary="The segments a contact is in, and since when")
+    def contact_segments(
+        self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]
+    ) -> list[ContactSegment]:
+        with read_connection(services.engine) as conn:
             _contact_row(conn, principal, contact_id)
-            conn.execute(sa.delete(_contacts).where(_contacts.c.id == contact_id))
+            return [ContactSegment(**s) for s in segments.contact_segments(conn, principal.workspace_id, contact_id)]
+
+    @get("/{contact_id:int}/subscriptions", sync_to_thread=True, summary="A contact's products and subscriptions")
+    def list_subscriptions(
+        self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]
+    ) -> list[SubscriptionOut]:
+        with read_connection(services.engine) as conn:
+            return contact_out(conn, services, _contact_row(conn, principal, contact_id)).subscriptions
+
+    @post("/{contact_id:int}/subscriptions", sync_to_thread=True, summary="Add a product or subscription")
+    def add_subscription(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        contact_id: FromPath[int],
+        data: JSONBody[SubscriptionIn],
+    ) -> SubscriptionOut:
+        with services.engine.begin() as conn:
+            sub_id = people.add_subscription(
+                conn, services, principal.workspace_id, contact_id, msgspec.structs.asdict(data), services.clock.now()
+            )
+            out = subscription_out(people.subscription_row(conn, principal.workspace_id, contact_id, sub_id))
+        services.waker.notify()
+        return out
+
+    @patch(
+        "/{contact_id:int}/subscriptions/{subscription_id:int}",
+        sync_to_thread=True,
+        summary="Change a product or subscription (auto-renew remembers its previous value)",
+    )
+    def change_subscription(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        contact_id: FromPath[int],
+        subscription_id: FromPath[int],
+        data: JSONBody[SubscriptionPatch],
+    ) -> SubscriptionOut:
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
+        with services.engine.begin() as conn:
+            people.change_subscription(
+                conn, services, principal.workspace_id, contact_id, subscription_id, changes, services.clock.now()
+            )
+            out = subscription_out(people.subscription_row(conn, principal.workspace_id, contact_id, subscription_id))
+        services.waker.notify()
+        return out
+
+    @delete(
+        "/{contact_id:int}/subscriptions/{subscription_id:int}",
+        sync_to_thread=True,
+        summary="Remove a product or subscription",
+    )
+    def remove_subscription(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        contact_id: FromPath[int],
+        subscription_id: FromPath[int],
+    ) -> None:
+        with services.engine.begin() as conn:
+            people.remove_subscription(
+                conn, services, principal.workspace_id, contact_id, subscription_id, services.clock.now()
+            )
 
     @get("/{contact_id:int}/events", sync_to_thread=True, summary="A contact's events, latest occurrence first")
     def contact_events(

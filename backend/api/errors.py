@@ -18,6 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy import exc as sa_exc
 
 from backend.engine.validation import GraphInvalid, Problem, msgspec_path_to_pointer
+from backend.errors import Refused
 
 log = logging.getLogger("waymark.api")
 
@@ -131,6 +132,11 @@ def _http_error(_: Request, exc: HTTPException) -> Response:
     return _response(ProblemDetail(status, title), headers)
 
 
+def _refused(_: Request, exc: Refused) -> Response:
+    problems = [ProblemItem(i.pointer, i.message) for i in exc.issues] or None
+    return _response(ProblemDetail(exc.status, exc.title, exc.detail, problems))
+
+
 def _graph_invalid(_: Request, exc: GraphInvalid) -> Response:
     return _response(
         ProblemDetail(
@@ -175,5 +181,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     GraphInvalid: _graph_invalid,
+    Refused: _refused,
     Exception: _unexpected,
 }

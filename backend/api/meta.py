@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from backend.api.deps import PrincipalDep, ServicesDep
-from backend.db.models import Contact, Event, Template
+from backend.db.models import ComputedProperty, Contact, Event, Segment, Subscription, Template
 from backend.engine.graph import Settings
 
 VOCABULARY_SAMPLE = 2000
@@ -22,11 +22,21 @@ class TemplateRef(msgspec.Struct):
     name: str
 
 
+class NamedRef(msgspec.Struct):
+    key: str
+    name: str
+
+
 class Vocabulary(msgspec.Struct):
     events: list[str]
     attributes: list[str]
     tags: list[str]
     templates: list[TemplateRef]
+    segments: list[NamedRef]
+    computed: list[NamedRef]
+    """Computed properties by key."""
+    packages: list[str]
+    """Names of products and subscriptions contacts have."""
 
 
 class MetaController(Controller):
@@ -65,6 +75,25 @@ class MetaController(Controller):
             templates = session.execute(
                 sa.select(Template.key, Template.name).where(Template.workspace_id == ws).order_by(Template.name)
             ).all()
+            segments = session.execute(
+                sa.select(Segment.key, Segment.name).where(Segment.workspace_id == ws).order_by(Segment.name)
+            ).all()
+            computed = session.execute(
+                sa.select(ComputedProperty.key, ComputedProperty.name)
+                .where(ComputedProperty.workspace_id == ws)
+                .order_by(ComputedProperty.name)
+            ).all()
+            packages = (
+                session.execute(
+                    sa.select(Subscription.name)
+                    .where(Subscription.workspace_id == ws)
+                    .group_by(Subscription.name)
+                    .order_by(Subscription.name)
+                    .limit(VOCABULARY_SAMPLE)
+                )
+                .scalars()
+                .all()
+            )
         attributes: set[str] = set()
         tags: set[str] = set()
         for attrs, contact_tags in rows:
@@ -75,4 +104,7 @@ class MetaController(Controller):
             attributes=sorted(attributes),
             tags=sorted(tags),
             templates=[TemplateRef(k, n) for k, n in templates],
+            segments=[NamedRef(k, n) for k, n in segments],
+            computed=[NamedRef(k, n) for k, n in computed],
+            packages=list(packages),
         )

@@ -32,10 +32,13 @@ NEEDS_PROPERTY = frozenset({"distinct_count", "sum", "min", "max", "avg"})
 class ComputedSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     event: EventName
     aggregate: Aggregate = "count"
-    property: Annotated[
-        str | None,
-        msgspec.Meta(max_length=200, title="Property", description="Event property to aggregate, e.g. amount"),
-    ] = None
+    property: (
+        Annotated[
+            str,
+            msgspec.Meta(max_length=200, title="Property", description="Event property to aggregate, e.g. amount"),
+        ]
+        | None
+    ) = None
     where: list[PropertyFilter] = []
     window: Annotated[
         timedelta | None,

@@ -28,13 +28,13 @@ from backend.audience.computed import compute
 from backend.audience.definitions import ComputedDef, Definitions, SegmentDef
 from backend.db.fastsql import FastSQL
 from backend.engine.rules import evaluate, horizon
-from backend.engine.sdk import Contact, Needs
+from backend.engine.sdk import SEGMENT_ENTERED, SEGMENT_LEFT, Contact, Needs
 from backend.runtime.events import IncomingEvent
 from backend.runtime.snapshots import chunks, json_dict, load_contacts, load_needs
 
 log = logging.getLogger("waymark.audience")
 
-ENTERED, LEFT = "segment_entered", "segment_left"
+ENTERED, LEFT = SEGMENT_ENTERED, SEGMENT_LEFT
 BUILD_CHUNK = 5000
 """Contacts evaluated per backfill transaction."""
 

@@ -194,3 +194,23 @@ def contacts_changed(
     if not contact_ids:
         return EventEffects()
     return propagate(conn, services, workspace_id, (), contact_ids, now)
+
+
+RECHECK_BATCH = 5000
+
+
+def run_rechecks(services: Services, limit: int = RECHECK_BATCH) -> int:
+    """One batch of due time-based re-checks (a transaction): segment entries and exits they cause are
+    stored and handed to journeys like any event. Returns how many contacts were re-checked."""
+    now = services.clock.now()
+    with services.engine.begin() as conn:
+        due = audience.claim_due(conn, now, limit)
+        queued = False
+        for workspace_id, contact_ids in due.items():
+            derived = store_derived(conn, workspace_id, audience.recheck(conn, workspace_id, contact_ids, now), now)
+            queued = hand_to_journeys(conn, services, workspace_id, derived, now).work_queued or queued
+        if queued:
+            services.waker.notify(conn)
+    if queued:
+        services.waker.notify()
+    return sum(len(ids) for ids in due.values())

@@ -89,6 +89,12 @@ class Contact(msgspec.Struct, kw_only=True, gc=False):
         return bool(self.address(channel)) and self.consent.get(channel, True) is not False
 
 
+SEGMENT_ENTERED = "segment_entered"
+SEGMENT_LEFT = "segment_left"
+"""Events the audiences derive when a contact's segment membership changes; their properties name the
+segment (``segment`` = its key, ``segment_id``, ``segment_name``)."""
+
+
 class Event(msgspec.Struct, kw_only=True):
     """An event as a block sees it: what woke a ``wait.event`` enrollment or started an enrollment."""
 

@@ -14,10 +14,12 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backend.db.models import Enrollment, Journey, JourneyVersion
+from backend.db.models import Enrollment, Journey, JourneyVersion, Segment, SegmentMember
 from backend.engine.registry import Registry
 from backend.engine.validation import compile_graph
+from backend.runtime.enroll import enroll
 from backend.runtime.graphs import GraphCache
+from backend.runtime.snapshots import chunks
 
 _enr = Enrollment.__table__
 
@@ -72,12 +74,55 @@ def publish(
     for old in older:
         old.status = "superseded"
 
+    previous_nodes = _previous_nodes(session, journey.published_version_id)
     migrated = _migrate(session, journey.id, version.id, {n.id: n.type for n in compiled.graph.nodes}, now)
+    if version.status == "published":
+        _start_existing_members(session, journey, version.id, compiled, previous_nodes, now)
     journey.published_version_id = version.id
     if journey.status != "paused":
         journey.status = "published"
     journey.updated_at = now
     return version, migrated
+
+
+def _previous_nodes(session: Session, version_id: int | None) -> set[tuple[str, str]]:
+    if version_id is None:
+        return set()
+    graph = session.execute(sa.select(JourneyVersion.graph).where(JourneyVersion.id == version_id)).scalar()
+    return {(n["id"], n["type"]) for n in (graph or {}).get("nodes", [])}
+
+
+def _start_existing_members(session, journey, version_id, compiled, previous_nodes, now: datetime) -> None:
+    """Triggers that start a segment's current members ("include people already in it") do so once, when
+    the block is first published — not again on every later version."""
+    conn = session.connection()
+    for node_id in compiled.triggers:
+        node = compiled.nodes[node_id]
+        members_of = getattr(node.block, "members_on_publish", None)
+        key = members_of(node.config) if members_of is not None else None
+        if key is None or (node_id, node.block.type) in previous_nodes:
+            continue
+        contact_ids = (
+            conn.execute(
+                sa.select(SegmentMember.contact_id)
+                .join(Segment, Segment.id == SegmentMember.segment_id)
+                .where(Segment.workspace_id == journey.workspace_id, Segment.key == key)
+                .order_by(SegmentMember.contact_id)
+            )
+            .scalars()
+            .all()
+        )
+        for part in chunks(contact_ids):
+            enroll(
+                conn,
+                workspace_id=journey.workspace_id,
+                journey_id=journey.id,
+                version_id=version_id,
+                graph=compiled,
+                trigger_node=node_id,
+                contact_ids=part,
+                now=now,
+            )
 
 
 def _migrate(session: Session, journey_id: int, version_id: int, node_types: dict[str, str], now: datetime) -> int:

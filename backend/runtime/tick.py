@@ -99,6 +99,9 @@ class Ticker:
         """Batches in flight at once on PostgreSQL (see :meth:`_run_concurrently`); SQLite has a single
         writer, so it always runs one."""
         self._claim_sql = _claim_sql(self.is_postgres)
+        self.on_contacts_changed: Callable[[sa.Connection, int, list[int], datetime], Any] | None = None
+        """Called in the batch's transaction with the contacts whose tags or attributes its blocks changed,
+        per workspace (the worker hands them to audiences, which may start or wake journeys)."""
         self.after_claim: Callable[[list[int]], None] | None = None
         """Test hook: called with the claimed enrollment ids inside the transaction, right after the claim
         (the crash tests kill the process here)."""
@@ -360,6 +363,12 @@ class Ticker:
         lap("step_log")
         if dirty:
             self._write_contacts(fast, dirty, claimed.originals, now)
+            if self.on_contacts_changed is not None:
+                by_workspace: dict[int, list[int]] = {}
+                for workspace_id, _journey_id, _version_id, result in results:
+                    by_workspace.setdefault(workspace_id, []).extend(result.dirty_contacts)
+                for workspace_id, ids in by_workspace.items():
+                    self.on_contacts_changed(fast.conn, workspace_id, sorted(set(ids)), now)
         lap("contacts")
         if outbox:
             self._write_outbox(fast, outbox, now)

@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 
+from backend.audience import live as audience
+from backend.contacts import events as event_path
 from backend.runtime.outbox import Dispatcher
 from backend.runtime.signals import CHANNEL
 from backend.runtime.tick import Ticker
@@ -33,12 +35,17 @@ class Worker:
             services.settings.batch_size,
             concurrent_batches=services.settings.tick_concurrency,
         )
+        self.ticker.on_contacts_changed = lambda conn, workspace_id, ids, now: event_path.contacts_changed(
+            conn, services, workspace_id, ids, now
+        )
         self.dispatcher = Dispatcher(services)
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def run_once(self) -> int:
-        """One pass: all due enrollments, then all due messages. Returns how much work was done."""
+        """One pass: audiences' due re-checks and a backfill chunk, all due enrollments, then all due
+        messages. Returns how much work was done."""
+        audience_work = self._audiences()
         report = self.ticker.run_until_idle()
         delivered = self.dispatcher.run_once()
         if report.claimed or delivered:
@@ -49,7 +56,12 @@ class Worker:
                 report.steps,
                 delivered,
             )
-        return report.claimed + delivered
+        return report.claimed + delivered + audience_work
+
+    def _audiences(self) -> int:
+        rechecked = event_path.run_rechecks(self.services)
+        built = audience.build_step(self.services.engine, self.services.clock.now())
+        return rechecked + (0 if built is None else built.evaluated + 1)
 
     def run_forever(self) -> None:
         if self.services.engine.dialect.name == "postgresql":
