@@ -80,7 +80,7 @@ def test_a_computed_property_drives_a_segment_whose_journey_starts_with_the_thir
 
 
 def test_membership_follows_the_clock_as_a_window_slides(admin, writer, services, frequent):
-    for day in range(3):
+    for _day in range(3):
         track(writer, "bo", "rental")
         services.clock.advance(timedelta(days=1))
     assert members(admin, frequent["id"]) == ["bo"]
