@@ -100,6 +100,7 @@ BLOCKS: dict[str, dict[str, tuple[str, str]]] = {
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
+        "That date and time in each contact's time zone": "按每位联系人所在时区的该日期和时间",
         "When a contact": "当联系人",
         "Also start everyone already in the segment when the journey is published": "发布旅程时，让已在分群中的所有人也进入",
         "Wait until the contact is": "等待直到联系人",
@@ -156,6 +157,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "The contact performed the event at least, at most or exactly this many times within the window.": "联系人在时间窗口内执行该事件至少、至多或恰好这么多次。",
     },
     "es": {
+        "That date and time in each contact's time zone": "Esa fecha y hora en la zona horaria de cada contacto",
         "When a contact": "Cuando un contacto",
         "Also start everyone already in the segment when the journey is published": "Al publicar el viaje, que entren también todos los que ya están en el segmento",
         "Wait until the contact is": "Esperar hasta que el contacto esté",
@@ -212,6 +214,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "The contact performed the event at least, at most or exactly this many times within the window.": "El contacto realizó el evento al menos, como máximo o exactamente este número de veces en el periodo.",
     },
     "pl": {
+        "That date and time in each contact's time zone": "Ta data i godzina w strefie czasowej każdego kontaktu",
         "When a contact": "Gdy kontakt",
         "Also start everyone already in the segment when the journey is published": "Po opublikowaniu ścieżki wpuść też wszystkich, którzy już są w segmencie",
         "Wait until the contact is": "Czekaj, aż kontakt będzie",

@@ -19,6 +19,8 @@ Weekday = Annotated[int, msgspec.Meta(ge=0, le=6)]
 class WaitUntilConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mode: Literal["datetime", "time_of_day"] = "time_of_day"
     datetime: Annotated[datetime | None, msgspec.Meta(title="Date and time (UTC unless it has an offset)")] = None
+    local: Annotated[bool, msgspec.Meta(title="That date and time in each contact's time zone")] = False
+    """With ``mode: datetime``: 10:00 means 10:00 where each contact is (broadcasts at local time)."""
     time: HHMM | None = None
     weekdays: Annotated[list[Weekday], msgspec.Meta(title="Only on these weekdays (0 = Monday; empty = any day)")] = []
 
@@ -43,6 +45,9 @@ class WaitUntil(BlockType):
     def target(self, config: WaitUntilConfig, item: Item, ctx: StepContext) -> datetime:
         """Computed from when the contact arrived, so re-checks agree without stored state."""
         if config.mode == "datetime":
+            if config.local:
+                wall = config.datetime.replace(tzinfo=None)
+                return as_utc(wall.replace(tzinfo=contact_zone(item.contact, ctx)))
             return as_utc(config.datetime)
         tz = contact_zone(item.contact, ctx)
         return next_local_time(item.entered_at, tz, parse_hhmm(config.time or "00:00"), config.weekdays)

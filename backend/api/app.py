@@ -41,6 +41,7 @@ def _register_optional_modules() -> None:
         "backend.api.ingest",
         "backend.api.contacts",
         "backend.api.audiences",
+        "backend.api.broadcasts",
         "backend.api.keys",
         "backend.api.templates",
         "backend.api.providers",

@@ -249,8 +249,8 @@ class JourneyController(Controller):
         cursor: Cursor = None,
     ) -> Page[JourneySummary]:
         with services.reading() as session:
-            query = sa.select(Journey).where(Journey.workspace_id == principal.workspace_id)
-            # Archived journeys are hidden unless asked for by status.
+            query = sa.select(Journey).where(Journey.workspace_id == principal.workspace_id, Journey.kind == "journey")
+            # Archived journeys are hidden unless asked for by status; broadcasts have their own list.
             query = query.where(Journey.status == status if status else Journey.status != "archived")
             after = decode_cursor(cursor)
             if after is not None:

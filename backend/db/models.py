@@ -201,6 +201,8 @@ class Journey(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     description: Mapped[str] = mapped_column(sa.Text, default="")
     status: Mapped[str] = mapped_column(sa.String(16), default="draft")  # draft | published | paused | archived
+    kind: Mapped[str] = mapped_column(sa.String(16), default="journey", server_default="journey")
+    """``journey``, or ``broadcast`` for the one-block journey a broadcast sends through (not listed)."""
     draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """The working copy the editor saves into; publishing snapshots it as a new version."""
     draft_revision: Mapped[int] = mapped_column(default=0)
@@ -560,3 +562,32 @@ class AudienceCheck(Base):
     workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     due_at: Mapped[datetime]
     __table_args__ = (sa.Index("ix_audience_checks_due", "due_at"),)
+
+
+class Broadcast(Base):
+    """Send a template once to everyone in a segment, now or at a set time (optionally at that local
+    time in each contact's time zone). It sends through a journey of its own (``journeys.kind =
+    'broadcast'``), so consent, quiet hours, frequency caps, the outbox and reports all apply."""
+
+    __tablename__ = "broadcasts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = _ws_fk()
+    name: Mapped[str] = mapped_column(sa.String(200))
+    segment_key: Mapped[str] = mapped_column(sa.String(100))
+    template_key: Mapped[str] = mapped_column(sa.String(200))
+    journey_id: Mapped[int] = mapped_column(sa.ForeignKey("journeys.id", ondelete="CASCADE"))
+    send_at: Mapped[datetime]
+    local_time: Mapped[bool] = mapped_column(default=False)
+    """``send_at``'s wall-clock time in each contact's time zone instead of one instant."""
+    starts_at: Mapped[datetime]
+    """When the segment's members are taken (``send_at``, or 14 hours earlier for local time)."""
+    status: Mapped[str] = mapped_column(sa.String(16), default="scheduled")  # scheduled | sending | cancelled
+    audience: Mapped[int | None] = mapped_column(sa.BigInteger)
+    """How many contacts it was sent to (set when it starts)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime | None]
+    __table_args__ = (
+        sa.Index("ix_broadcasts_workspace", "workspace_id", "send_at"),
+        sa.Index("ix_broadcasts_due", "status", "starts_at"),
+    )

@@ -48,10 +48,12 @@ class QuietHours(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class FrequencyCap(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """At most ``messages`` marketing messages per contact from this journey within ``per``."""
+    """At most ``messages`` marketing messages per contact within ``per``: from this journey, or
+    (``across: workspace``) from every journey and broadcast of the workspace."""
 
     messages: Annotated[int, msgspec.Meta(ge=1)]
     per: timedelta
+    across: Literal["journey", "workspace"] = "journey"
 
 
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -64,18 +64,22 @@ def holds(
 
 
 def _caps(conn: sa.Connection, capped: list[tuple[Any, Settings]], now: datetime) -> dict[int, Hold]:
-    """One count query per (journey, period); messages in this batch count against the cap as they pass."""
-    groups: dict[tuple[int, timedelta], list[tuple[Any, Settings]]] = defaultdict(list)
+    """One count query per (journey or workspace, period); messages in this batch count against the cap as
+    they pass."""
+    groups: dict[tuple[str, int, timedelta], list[tuple[Any, Settings]]] = defaultdict(list)
     for row, rules in capped:
-        groups[(row.journey_id, rules.frequency_cap.per)].append((row, rules))
+        cap = rules.frequency_cap
+        scope = ("workspace", row.workspace_id) if cap.across == "workspace" else ("journey", row.journey_id)
+        groups[(*scope, cap.per)].append((row, rules))
     out: dict[int, Hold] = {}
-    for (journey_id, per), members in groups.items():
+    for (scope, scope_id, per), members in groups.items():
         contact_ids = sorted({row.contact_id for row, _ in members})
+        column = _outbox.c.workspace_id if scope == "workspace" else _outbox.c.journey_id
         sent = dict(
             conn.execute(
                 sa.select(_outbox.c.contact_id, sa.func.count())
                 .where(
-                    _outbox.c.journey_id == journey_id,
+                    column == scope_id,
                     _outbox.c.contact_id.in_(contact_ids),
                     _outbox.c.status == "sent",
                     _outbox.c.test.is_(False),
@@ -87,7 +91,8 @@ def _caps(conn: sa.Connection, capped: list[tuple[Any, Settings]], now: datetime
         for row, rules in sorted(members, key=lambda m: m[0].id):
             cap = rules.frequency_cap.messages
             if sent.get(row.contact_id, 0) >= cap:
-                out[row.id] = Hold(skip_reason=f"frequency cap: at most {cap} message(s) per {_period(per)}")
+                where = " across the workspace" if scope == "workspace" else ""
+                out[row.id] = Hold(skip_reason=f"frequency cap: at most {cap} message(s) per {_period(per)}{where}")
             else:
                 sent[row.contact_id] = sent.get(row.contact_id, 0) + 1
     return out

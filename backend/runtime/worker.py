@@ -13,6 +13,7 @@ import time
 
 from backend.audience import live as audience
 from backend.contacts import events as event_path
+from backend.runtime import broadcasts
 from backend.runtime.outbox import Dispatcher
 from backend.runtime.signals import CHANNEL
 from backend.runtime.tick import Ticker
@@ -59,9 +60,10 @@ class Worker:
         return report.claimed + delivered + audience_work
 
     def _audiences(self) -> int:
+        started = broadcasts.start_due(self.services.engine, self.services.graphs, self.services.clock.now())
         rechecked = event_path.run_rechecks(self.services)
         built = audience.build_step(self.services.engine, self.services.clock.now())
-        return rechecked + (0 if built is None else built.evaluated + 1)
+        return started + rechecked + (0 if built is None else built.evaluated + 1)
 
     def run_forever(self) -> None:
         if self.services.engine.dialect.name == "postgresql":
