@@ -16,9 +16,11 @@ BUILT_INS = {
     "trigger.event",
     "trigger.date",
     "trigger.manual",
+    "trigger.segment",
     "wait.duration",
     "wait.until",
     "wait.event",
+    "wait.segment",
     "condition",
     "split.random",
     "tag",
@@ -49,7 +51,7 @@ def sources(schema: Any) -> set[str]:
 # -- loading ---------------------------------------------------------------------------------------
 
 
-def test_entry_points_yield_all_twelve_built_ins():
+def test_entry_points_yield_every_built_in():
     registry = load_entry_points()
     built_in = [b for b in registry if type(b).__module__.startswith("blocks.")]
     assert sorted(b.type for b in built_in) == sorted(BUILT_INS)
@@ -167,8 +169,18 @@ def test_describe_has_a_json_schema_form_per_block():
     assert described["exit"]["ports"] == []
     assert described["split.random"]["dynamic_ports"] is True
     assert described["tag"]["dynamic_ports"] is False
-    assert {t for t, d in described.items() if d["trigger"]} == {"trigger.event", "trigger.date", "trigger.manual"}
-    assert {t for t, d in described.items() if d["pauses"]} == {"wait.duration", "wait.until", "wait.event"}
+    assert {t for t, d in described.items() if d["trigger"]} == {
+        "trigger.event",
+        "trigger.date",
+        "trigger.manual",
+        "trigger.segment",
+    }
+    assert {t for t, d in described.items() if d["pauses"]} == {
+        "wait.duration",
+        "wait.until",
+        "wait.event",
+        "wait.segment",
+    }
 
 
 def test_a_new_block_form_starts_from_working_defaults():
