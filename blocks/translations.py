@@ -63,6 +63,28 @@ BLOCKS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "pl": ("Czekaj na segment", "Zatrzymuje kontakty, aż będą w segmencie (lub poza nim) albo minie limit czasu."),
     },
+    "split.rules": {
+        "zh-CN": ("按规则拆分", "联系人进入第一个符合其规则的分支；其余的进入“其他”。"),
+        "es": (
+            "Dividir por reglas",
+            "Envía a los contactos por la primera rama cuya regla cumplen; el resto va a «else».",
+        ),
+        "pl": (
+            "Podział według reguł",
+            "Kieruje kontakty do pierwszej gałęzi, której regułę spełniają; pozostali idą do „else”.",
+        ),
+    },
+    "trigger.score": {
+        "zh-CN": ("当评分进入区间时", "联系人的参与度评分进入某个等级区间（例如 8 到 10）时进入旅程。"),
+        "es": (
+            "Cuando una puntuación entra en una franja",
+            "Los contactos entran cuando su puntuación de interacción pasa a un rango de niveles, p. ej. de 8 a 10.",
+        ),
+        "pl": (
+            "Gdy wynik wejdzie w przedział",
+            "Kontakty wchodzą, gdy ich wynik zaangażowania przejdzie do przedziału poziomów, np. od 8 do 10.",
+        ),
+    },
     "condition": {
         "zh-CN": ("条件", "根据规则将联系人分到“是”或“否”分支。"),
         "es": ("Condición", "Envía a los contactos por sí o por no según una regla."),
@@ -100,6 +122,10 @@ BLOCKS: dict[str, dict[str, tuple[str, str]]] = {
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh-CN": {
+        "From level": "起始等级",
+        "To level": "结束等级",
+        "Score": "评分",
+        "The contact's engagement score is between two levels (1 to 10, both included). A contact with no\nscore (no scored events) never matches.": "联系人的参与度评分在两个等级之间（1 到 10，含两端）。没有评分的联系人（没有计分事件）不会匹配。",
         "That date and time in each contact's time zone": "按每位联系人所在时区的该日期和时间",
         "When a contact": "当联系人",
         "Also start everyone already in the segment when the journey is published": "发布旅程时，让已在分群中的所有人也进入",
@@ -157,6 +183,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "The contact performed the event at least, at most or exactly this many times within the window.": "联系人在时间窗口内执行该事件至少、至多或恰好这么多次。",
     },
     "es": {
+        "From level": "Desde el nivel",
+        "To level": "Hasta el nivel",
+        "Score": "Puntuación",
+        "The contact's engagement score is between two levels (1 to 10, both included). A contact with no\nscore (no scored events) never matches.": "La puntuación de interacción del contacto está entre dos niveles (de 1 a 10, ambos incluidos). Un contacto sin puntuación (sin eventos puntuados) nunca coincide.",
         "That date and time in each contact's time zone": "Esa fecha y hora en la zona horaria de cada contacto",
         "When a contact": "Cuando un contacto",
         "Also start everyone already in the segment when the journey is published": "Al publicar el viaje, que entren también todos los que ya están en el segmento",
@@ -214,6 +244,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "The contact performed the event at least, at most or exactly this many times within the window.": "El contacto realizó el evento al menos, como máximo o exactamente este número de veces en el periodo.",
     },
     "pl": {
+        "From level": "Od poziomu",
+        "To level": "Do poziomu",
+        "Score": "Wynik",
+        "The contact's engagement score is between two levels (1 to 10, both included). A contact with no\nscore (no scored events) never matches.": "Wynik zaangażowania kontaktu mieści się między dwoma poziomami (od 1 do 10 włącznie). Kontakt bez wyniku (bez punktowanych zdarzeń) nigdy nie pasuje.",
         "That date and time in each contact's time zone": "Ta data i godzina w strefie czasowej każdego kontaktu",
         "When a contact": "Gdy kontakt",
         "Also start everyone already in the segment when the journey is published": "Po opublikowaniu ścieżki wpuść też wszystkich, którzy już są w segmencie",

@@ -16,9 +16,11 @@ from backend.api.auth import READS_ONLY
 from backend.api.contacts import ContactSummary, summaries
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from backend.audience import properties, segments
+from backend.audience import properties, scores, scoring, segments
 from backend.audience.computed import ComputedSpec
-from backend.db.models import ComputedProperty, Segment
+from backend.audience.scoring import ScoreSpec
+from backend.contacts import people
+from backend.db.models import ComputedProperty, ContactScore, Score, Segment
 from backend.db.session import read_connection
 from backend.engine.rules import Rule
 
@@ -327,4 +329,176 @@ class ComputedPropertyController(Controller):
             properties.delete(conn, principal.workspace_id, prop_id)
 
 
-API_HANDLERS.extend([SegmentController, ComputedPropertyController])
+class ScoreIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name
+    definition: ScoreSpec
+    description: Description = ""
+    key: Key | None = None
+    """What rules and templates (``{{ contact.scores.<key> }}``) use; made from the name when left out."""
+
+
+class ScorePatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    definition: ScoreSpec | UnsetType = UNSET
+
+
+class ScoreDay(msgspec.Struct):
+    day: str
+    levels: list[int]
+
+
+class ScoreOut(msgspec.Struct, kw_only=True):
+    id: int
+    key: str
+    name: str
+    description: str
+    definition: dict[str, Any]
+    status: str
+    progress: Progress
+    histogram: list[int]
+    """Contacts at levels 1 to 10 now."""
+    scored: int
+    """Contacts with a score (the others have no scored events)."""
+    trend: list[ScoreDay]
+    """The histogram at the end of each of the last 30 days that have one."""
+    cutoffs: list[float] | None
+    """Percentile bands: the points at the deciles the levels are cut at."""
+    segments: list[str]
+    updated_at: datetime
+    built_at: datetime | None
+
+
+class ContactScoreOut(msgspec.Struct, kw_only=True):
+    key: str
+    name: str
+    level: int | None
+    points: float | None
+    events: list[dict[str, Any]]
+    """Per event name: ``{event, count, points}`` — what made the score."""
+
+
+def _score_out(conn: sa.Connection, workspace_id: int, row: Any, now: datetime) -> ScoreOut:
+    histogram = scores.histogram(conn, row.id)
+    return ScoreOut(
+        id=row.id,
+        key=row.key,
+        name=row.name,
+        description=row.description,
+        definition=row.definition,
+        status=row.status,
+        progress=Progress(row.progress_done, row.progress_total),
+        histogram=histogram,
+        scored=sum(histogram),
+        trend=[ScoreDay(**d) for d in scores.trend(conn, row.id, now)],
+        cutoffs=row.cutoffs,
+        segments=scores.using(conn, workspace_id, row.key),
+        updated_at=row.updated_at,
+        built_at=row.built_at,
+    )
+
+
+class ScoreController(Controller):
+    path = "/scores"
+    tags = ["audiences"]
+
+    @get("/", sync_to_thread=True, summary="Engagement scores with their histograms")
+    def list_scores(self, services: ServicesDep, principal: PrincipalDep) -> list[ScoreOut]:
+        with read_connection(services.engine) as conn:
+            rows = conn.execute(
+                sa.select(Score.__table__).where(Score.workspace_id == principal.workspace_id).order_by(Score.name)
+            ).all()
+            return [_score_out(conn, principal.workspace_id, r, services.clock.now()) for r in rows]
+
+    @post("/", sync_to_thread=True, summary="Create a score; every contact is scored in the background")
+    def create_score(self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[ScoreIn]) -> ScoreOut:
+        with services.engine.begin() as conn:
+            score_id = scores.create(
+                conn,
+                principal.workspace_id,
+                name=data.name,
+                spec=data.definition,
+                description=data.description,
+                key=data.key,
+                now=services.clock.now(),
+            )
+            out = _score_out(
+                conn, principal.workspace_id, scores.row(conn, principal.workspace_id, score_id), services.clock.now()
+            )
+        services.waker.notify()
+        return out
+
+    @get("/{score_id:int}", sync_to_thread=True, summary="A score with its histogram and trend")
+    def get_score(self, services: ServicesDep, principal: PrincipalDep, score_id: FromPath[int]) -> ScoreOut:
+        with read_connection(services.engine) as conn:
+            return _score_out(
+                conn, principal.workspace_id, scores.row(conn, principal.workspace_id, score_id), services.clock.now()
+            )
+
+    @patch("/{score_id:int}", sync_to_thread=True, summary="Rename or change a score (a new definition rescores)")
+    def patch_score(
+        self, services: ServicesDep, principal: PrincipalDep, score_id: FromPath[int], data: JSONBody[ScorePatch]
+    ) -> ScoreOut:
+        with services.engine.begin() as conn:
+            scores.update(
+                conn,
+                principal.workspace_id,
+                score_id,
+                name=_unset(data.name),
+                description=_unset(data.description),
+                spec=_unset(data.definition),
+                now=services.clock.now(),
+            )
+            out = _score_out(
+                conn, principal.workspace_id, scores.row(conn, principal.workspace_id, score_id), services.clock.now()
+            )
+        services.waker.notify()
+        return out
+
+    @delete("/{score_id:int}", sync_to_thread=True, summary="Delete a score no segment uses")
+    def delete_score(self, services: ServicesDep, principal: PrincipalDep, score_id: FromPath[int]) -> None:
+        with services.engine.begin() as conn:
+            scores.delete(conn, principal.workspace_id, score_id)
+
+
+class ContactScoresController(Controller):
+    path = "/contacts/{contact_id:int}/scores"
+    tags = ["audiences"]
+
+    @get("/", sync_to_thread=True, summary="A contact's scores with the events that made them")
+    def contact_scores(
+        self, services: ServicesDep, principal: PrincipalDep, contact_id: FromPath[int]
+    ) -> list[ContactScoreOut]:
+        now = services.clock.now()
+        with read_connection(services.engine) as conn:
+            people.row(conn, principal.workspace_id, contact_id)
+            mine = {
+                score_id: (level, points)
+                for score_id, level, points in conn.execute(
+                    sa.select(ContactScore.score_id, ContactScore.level, ContactScore.points).where(
+                        ContactScore.contact_id == contact_id
+                    )
+                )
+            }
+            rows = conn.execute(
+                sa.select(Score.id, Score.key, Score.name, Score.definition)
+                .where(Score.workspace_id == principal.workspace_id)
+                .order_by(Score.name)
+            ).all()
+            out = []
+            for score_id, key, name, raw in rows:
+                spec = msgspec.convert(raw, ScoreSpec)
+                level, points = mine.get(score_id, (None, None))
+                out.append(
+                    ContactScoreOut(
+                        key=key,
+                        name=name,
+                        level=level,
+                        points=None if points is None else round(points, 2),
+                        events=scoring.breakdown(conn, principal.workspace_id, spec, contact_id, now),
+                    )
+                )
+            return out
+
+
+API_HANDLERS.extend([SegmentController, ComputedPropertyController, ScoreController, ContactScoresController])

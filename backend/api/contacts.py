@@ -151,6 +151,8 @@ class ContactOut(ContactSummary, kw_only=True):
     """Segments the contact is in, and since when."""
     computed: dict[str, Any]
     """Computed property values by key."""
+    scores: dict[str, int]
+    """Engagement score levels (1-10) by key; scores the contact has none of are left out."""
 
 
 class EventOut(msgspec.Struct, kw_only=True):
@@ -288,6 +290,7 @@ def contact_out(conn: sa.Connection, services: Services, row: Any) -> ContactOut
         journeys=journeys,
         segments=[ContactSegment(**s) for s in segments.contact_segments(conn, row.workspace_id, row.id)],
         computed=dict(row.computed or {}),
+        scores=dict(row.scores or {}),
     )
 
 

@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 
 from backend.api.deps import PrincipalDep, ServicesDep
-from backend.db.models import ComputedProperty, Contact, Event, Segment, Subscription, Template
+from backend.db.models import ComputedProperty, Contact, Event, Score, Segment, Subscription, Template
 from backend.engine.graph import Settings
 
 VOCABULARY_SAMPLE = 2000
@@ -35,6 +35,7 @@ class Vocabulary(msgspec.Struct):
     segments: list[NamedRef]
     computed: list[NamedRef]
     """Computed properties by key."""
+    scores: list[NamedRef]
     packages: list[str]
     """Names of products and subscriptions contacts have."""
 
@@ -83,6 +84,9 @@ class MetaController(Controller):
                 .where(ComputedProperty.workspace_id == ws)
                 .order_by(ComputedProperty.name)
             ).all()
+            score_refs = session.execute(
+                sa.select(Score.key, Score.name).where(Score.workspace_id == ws).order_by(Score.name)
+            ).all()
             packages = (
                 session.execute(
                     sa.select(Subscription.name)
@@ -106,5 +110,6 @@ class MetaController(Controller):
             templates=[TemplateRef(k, n) for k, n in templates],
             segments=[NamedRef(k, n) for k, n in segments],
             computed=[NamedRef(k, n) for k, n in computed],
+            scores=[NamedRef(k, n) for k, n in score_refs],
             packages=list(packages),
         )

@@ -14,6 +14,7 @@ import msgspec
 import sqlalchemy as sa
 
 from backend.audience.computed import ComputedSpec
+from backend.audience.scoring import ScoreSpec
 from backend.db.fastsql import FastSQL
 from backend.engine.rules import Dependencies, Rule, dependencies, rule_needs
 from backend.engine.sdk import Needs
@@ -42,15 +43,28 @@ class ComputedDef:
     built_through: int
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ScoreDef:
+    id: int
+    key: str
+    name: str
+    spec: ScoreSpec
+    status: str
+    revision: int
+    built_through: int
+    cutoffs: tuple[float, ...] | None
+
+
 @dataclass
 class Definitions:
     segments: list[SegmentDef] = field(default_factory=list)
     """Ordered so that a segment comes after the segments its rule names."""
     computed: list[ComputedDef] = field(default_factory=list)
+    scores: list[ScoreDef] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not self.segments and not self.computed
+        return not self.segments and not self.computed and not self.scores
 
     def levels(self) -> list[list[SegmentDef]]:
         """Segments grouped so that each group only names segments of earlier groups."""
@@ -122,6 +136,27 @@ def _computed(row: tuple) -> ComputedDef:
     return cached  # type: ignore[return-value]
 
 
+def _score(row: tuple) -> ScoreDef:
+    cached = _compiled.get(("p", *row))
+    if cached is None:
+        score_id, key, name, status, revision, built_through, text, cutoffs = row
+        raw = msgspec.json.decode(text) if isinstance(text, str | bytes) else text
+        bands = msgspec.json.decode(cutoffs) if isinstance(cutoffs, str | bytes) else cutoffs
+        cached = ScoreDef(
+            score_id,
+            key,
+            name,
+            msgspec.convert(raw, ScoreSpec),
+            status,
+            revision,
+            built_through,
+            tuple(bands) if bands else None,
+        )
+        with _lock:
+            _compiled[("p", *row)] = cached
+    return cached  # type: ignore[return-value]
+
+
 def load(conn: sa.Connection, workspace_id: int) -> Definitions:
     fast = FastSQL(conn)
     cast = "::text" if fast.postgres else ""
@@ -131,7 +166,12 @@ def load(conn: sa.Connection, workspace_id: int) -> Definitions:
         " FROM computed_properties WHERE workspace_id = ?",
         (workspace_id, workspace_id),
     )
-    if not rows:
+    score_rows = fast.all(
+        f"SELECT id, key, name, status, revision, built_through, definition{cast}, cutoffs{cast} FROM scores"
+        " WHERE workspace_id = ?",
+        (workspace_id,),
+    )
+    if not rows and not score_rows:
         return Definitions()
     segments = [_segment(tuple(r[1:])) for r in rows if r[0] == "s"]
     computed = [_computed((r[1], r[2], *r[4:])) for r in rows if r[0] == "c"]
@@ -140,4 +180,5 @@ def load(conn: sa.Connection, workspace_id: int) -> Definitions:
         ordered = [by_key[k] for k in dependency_order({s.key: s.rule for s in segments})]
     except ValueError:
         ordered = sorted(segments, key=lambda s: s.id)  # refused on save; never loop here
-    return Definitions(ordered, sorted(computed, key=lambda c: c.id))
+    scores = sorted((_score(tuple(r)) for r in score_rows), key=lambda p: p.id)
+    return Definitions(ordered, sorted(computed, key=lambda c: c.id), scores)

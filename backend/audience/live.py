@@ -23,12 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.audience import definitions
+from backend.audience import definitions, scoring
 from backend.audience.computed import compute
-from backend.audience.definitions import ComputedDef, Definitions, SegmentDef
+from backend.audience.definitions import ComputedDef, Definitions, ScoreDef, SegmentDef
 from backend.db.fastsql import FastSQL
 from backend.engine.rules import evaluate, horizon
-from backend.engine.sdk import SEGMENT_ENTERED, SEGMENT_LEFT, Contact, Needs
+from backend.engine.sdk import SCORE_CHANGED, SEGMENT_ENTERED, SEGMENT_LEFT, Contact, Needs
 from backend.runtime.events import IncomingEvent
 from backend.runtime.snapshots import chunks, json_dict, load_contacts, load_needs
 
@@ -59,6 +59,12 @@ class _Pass:
     """Per contact, computed values that changed."""
     due: dict[int, datetime] = field(default_factory=dict)
     """Per contact, the earliest moment something may change by the clock."""
+    score_rows: list[tuple[int, int, float, int | None]] = field(default_factory=list)
+    """(score id, contact id, points, level or None when the contact no longer has a score)."""
+    score_levels: dict[int, dict[str, int | None]] = field(default_factory=lambda: defaultdict(dict))
+    """Per contact, score levels that changed (None: no score any more)."""
+    level_changes: list[tuple[ScoreDef, int, int | None, int | None]] = field(default_factory=list)
+    """(score, contact, previous level, new level) for ``score_changed`` events."""
 
     def due_at(self, contact_id: int, moment: datetime | None) -> None:
         if moment is not None:
@@ -94,6 +100,11 @@ def update(
     computed_changed = _refresh_computed(
         conn, work, [(c, by_name[c.spec.event]) for c in defs.computed if c.spec.event in by_name], exact=False
     )
+    scores_changed = _refresh_scores(
+        conn,
+        work,
+        [(p, set().union(*(by_name[n] for n in p.spec.names() if n in by_name))) for p in defs.scores],
+    )
     changed = set(changed_contacts)
 
     def affected(seg: SegmentDef, members_changed: dict[str, set[int]]) -> set[int]:
@@ -104,6 +115,8 @@ def update(
             ids |= changed
         for key in seg.deps.computed:
             ids |= computed_changed.get(key, set())
+        for key in seg.deps.scores:
+            ids |= scores_changed.get(key, set())
         for key in seg.deps.segments:
             ids |= members_changed.get(key, set())
         if seg.status != "ready":  # contacts the backfill has not reached yet get their answer from it
@@ -154,11 +167,14 @@ def recheck(conn: sa.Connection, workspace_id: int, contact_ids: Sequence[int], 
     computed_changed = _refresh_computed(
         conn, work, [(c, ids) for c in defs.computed if c.spec.window is not None], exact=True
     )
+    scores_changed = _refresh_scores(conn, work, [(p, ids) for p in defs.scores])
 
     def affected(seg: SegmentDef, members_changed: dict[str, set[int]]) -> set[int]:
         found = set(ids) if seg.deps.clock else set()
         for key in seg.deps.computed:
             found |= computed_changed.get(key, set())
+        for key in seg.deps.scores:
+            found |= scores_changed.get(key, set())
         for key in seg.deps.segments:
             found |= members_changed.get(key, set())
         if seg.status != "ready":
@@ -190,7 +206,7 @@ def build_step(engine: sa.Engine, now: datetime, chunk: int = BUILD_CHUNK) -> Bu
     with engine.begin() as conn:
         fast = FastSQL(conn)
         lock = " FOR UPDATE SKIP LOCKED" if fast.postgres else ""
-        for table, kind in (("computed_properties", "computed"), ("segments", "segment")):
+        for table, kind in (("computed_properties", "computed"), ("scores", "score"), ("segments", "segment")):
             row = fast.all(
                 f"SELECT id, workspace_id, revision, built_through FROM {table} WHERE status = 'building'"
                 f" ORDER BY updated_at, id LIMIT 1{lock}"
@@ -217,6 +233,9 @@ def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built
         if kind == "computed":
             target = next(c for c in defs.computed if c.id == definition_id)
             _refresh_computed(conn, work, [(target, set(ids))], exact=False)
+        elif kind == "score":
+            score = next(p for p in defs.scores if p.id == definition_id)
+            _refresh_scores(conn, work, [(score, set(ids))], building=True)
         else:
             seg = next(s for s in defs.segments if s.id == definition_id)
             _evaluate_segments(conn, defs, work, lambda s, _changed: set(ids) if s is seg else set())
@@ -278,6 +297,54 @@ def _refresh_computed(
     return changed
 
 
+def _refresh_scores(
+    conn: sa.Connection, work: _Pass, targets: Iterable[tuple[ScoreDef, set[int]]], *, building: bool = False
+) -> dict[str, set[int]]:
+    """Recompute points and levels; returns, per score key, the contacts whose level changed. A level
+    change becomes a ``score_changed`` event, except while a score is first being built."""
+    changed: dict[str, set[int]] = defaultdict(set)
+    targets = [(d, ids) for d, ids in targets if ids]
+    if not targets:
+        return changed
+    fast = FastSQL(conn)
+    for score, ids in targets:
+        if score.status != "ready" and not building:
+            ids = {i for i in ids if i <= score.built_through}
+        if not ids:
+            continue
+        ordered = sorted(ids)
+        previous: dict[int, int] = {}
+        for part in chunks(ordered):
+            in_list, params = fast.id_list(part)
+            previous.update(
+                fast.all(
+                    f"SELECT contact_id, level FROM contact_scores WHERE score_id = ? AND contact_id {in_list}",
+                    (score.id, *params),
+                )
+            )
+        tallies = scoring.compute(conn, work.workspace_id, score.spec, ordered, work.now)
+        for cid in ordered:
+            tally = tallies.get(cid)
+            before = previous.get(cid)
+            if tally is None:
+                if before is not None:
+                    work.score_rows.append((score.id, cid, 0.0, None))
+                    work.score_levels[cid][score.key] = None
+                    changed[score.key].add(cid)
+                    if not building:
+                        work.level_changes.append((score, cid, before, None))
+                continue
+            new = scoring.level(score.spec, tally.points, score.cutoffs)
+            work.score_rows.append((score.id, cid, tally.points, new))
+            work.due_at(cid, scoring.next_change(score.spec, tally, new, work.now))
+            if new != before:
+                work.score_levels[cid][score.key] = new
+                changed[score.key].add(cid)
+                if not building:
+                    work.level_changes.append((score, cid, before, new))
+    return changed
+
+
 _ABSENT = object()
 
 
@@ -310,6 +377,11 @@ def _evaluate_segments(conn: sa.Connection, defs: Definitions, work: _Pass, affe
             contact = contacts.get(cid)
             if contact is not None:
                 contact.computed = {**contact.computed, **values}
+        for cid, levels in work.score_levels.items():
+            contact = contacts.get(cid)
+            if contact is not None:
+                merged = {**contact.scores, **levels}
+                contact.scores = {k: v for k, v in merged.items() if v is not None}
         if needs.segments:  # this pass's earlier levels are not written yet
             for seg, cid in work.joins:
                 if cid in contacts:
@@ -363,6 +435,8 @@ def _write(conn: sa.Connection, work: _Pass, *, exact: bool, history: bool = Tru
     at = fast.dt(now)
     if work.computed:
         _write_computed(fast, work.computed)
+    if work.score_rows:
+        _write_scores(fast, ws, work, at)
     if work.joins:
         fast.many(
             "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at) VALUES (?, ?, ?, ?)"
@@ -385,9 +459,12 @@ def _write(conn: sa.Connection, work: _Pass, *, exact: bool, history: bool = Tru
         _bump_daily(fast, ws, work, now)
     if not history:
         return []
-    return [Derived(cid, ENTERED, _properties(seg), now) for seg, cid in work.joins] + [
-        Derived(cid, LEFT, _properties(seg), now) for seg, cid in work.leaves
+    scored = [
+        Derived(cid, SCORE_CHANGED, {"score": s.key, "score_name": s.name, "level": new, "previous": old}, now)
+        for s, cid, old, new in work.level_changes
     ]
+    entered = [Derived(cid, ENTERED, _properties(seg), now) for seg, cid in work.joins]
+    return scored + entered + [Derived(cid, LEFT, _properties(seg), now) for seg, cid in work.leaves]
 
 
 def _properties(seg: SegmentDef) -> dict[str, Any]:
@@ -401,6 +478,30 @@ def _write_computed(fast: FastSQL, values: dict[int, dict[str, Any]]) -> None:
         fast.many("UPDATE contacts SET computed = jsonb_strip_nulls(computed || ?::jsonb) WHERE id = ?", rows)
     else:
         fast.many("UPDATE contacts SET computed = json_patch(computed, ?) WHERE id = ?", rows)
+
+
+def _write_scores(fast: FastSQL, workspace_id: int, work: _Pass, at: Any) -> None:
+    gone = [(score_id, cid) for score_id, cid, _points, level in work.score_rows if level is None]
+    kept = [
+        (score_id, cid, workspace_id, points, level, at)
+        for score_id, cid, points, level in work.score_rows
+        if level is not None
+    ]
+    if gone:
+        fast.many("DELETE FROM contact_scores WHERE score_id = ? AND contact_id = ?", gone)
+    if kept:
+        fast.many(
+            "INSERT INTO contact_scores (score_id, contact_id, workspace_id, points, level, computed_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (score_id, contact_id) DO UPDATE SET points = excluded.points,"
+            " level = excluded.level, computed_at = excluded.computed_at",
+            kept,
+        )
+    if work.score_levels:
+        rows = [(fast.json(levels), cid) for cid, levels in sorted(work.score_levels.items())]
+        if fast.postgres:
+            fast.many("UPDATE contacts SET scores = jsonb_strip_nulls(scores || ?::jsonb) WHERE id = ?", rows)
+        else:
+            fast.many("UPDATE contacts SET scores = json_patch(scores, ?) WHERE id = ?", rows)
 
 
 def _write_due(fast: FastSQL, workspace_id: int, due: dict[int, datetime | None], exact: bool) -> None:

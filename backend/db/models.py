@@ -131,6 +131,8 @@ class Contact(Base):
     locale: Mapped[str | None] = mapped_column(sa.String(16))
     computed: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     """Computed property values by key, kept current by backend/audience (``{"rentals_30d": 3}``)."""
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    """Engagement score levels (1-10) by key; a contact without scored events has no key."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     __table_args__ = (
@@ -591,3 +593,52 @@ class Broadcast(Base):
         sa.Index("ix_broadcasts_workspace", "workspace_id", "send_at"),
         sa.Index("ix_broadcasts_due", "status", "starts_at"),
     )
+
+
+class Score(Base):
+    """An engagement score: weighted events that fade, turned into a level from 1 to 10."""
+
+    __tablename__ = "scores"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = _ws_fk()
+    key: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    definition: Mapped[dict[str, Any]]
+    """events (weights), fading, bands (see backend/audience/scoring.py)."""
+    cutoffs: Mapped[list[Any] | None] = mapped_column(JSONType)
+    """Percentile bands: the points at the workspace's deciles, refreshed daily and after a rebuild."""
+    cutoffs_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(16), default="building")
+    revision: Mapped[int] = mapped_column(default=1)
+    built_through: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    progress_done: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    progress_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    built_at: Mapped[datetime | None]
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "key", name="uq_scores_key"),)
+
+
+class ContactScore(Base):
+    """A contact's points and level for one score (the histogram and percentile bands read these)."""
+
+    __tablename__ = "contact_scores"
+    score_id: Mapped[int] = mapped_column(sa.ForeignKey("scores.id", ondelete="CASCADE"), primary_key=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    points: Mapped[float]
+    level: Mapped[int]
+    computed_at: Mapped[datetime]
+    __table_args__ = (sa.Index("ix_contact_scores_level", "score_id", "level"),)
+
+
+class ScoreDaily(Base):
+    """How many contacts were at each level at the end of a day (the histogram's trend)."""
+
+    __tablename__ = "score_daily"
+    score_id: Mapped[int] = mapped_column(sa.ForeignKey("scores.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
+    levels: Mapped[list[Any]]
+    """Contacts at levels 1 to 10 (ten numbers)."""

@@ -63,6 +63,7 @@ class Registry:
                     "ports": list(block.ports),
                     "dynamic_ports": type(block).output_ports is not BlockType.output_ports,
                     "ports_from": block.ports_from,
+                    "ports_after": list(block.ports_after),
                     "trigger": block.trigger,
                     "pauses": block.pauses,
                     "config_schema": schema,

@@ -63,6 +63,11 @@ ComputedKey = Annotated[
     str,
     msgspec.Meta(min_length=1, max_length=100, title="Computed property", extra_json_schema={"x-source": "computed"}),
 ]
+ScoreKey = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=100, title="Score", extra_json_schema={"x-source": "scores"}),
+]
+Level = Annotated[int, msgspec.Meta(ge=1, le=10)]
 PackageName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, extra_json_schema={"x-source": "packages"})]
 Days = Annotated[int, msgspec.Meta(ge=0, le=36_500, title="Days")]
 
@@ -185,6 +190,15 @@ class ComputedRule(msgspec.Struct, tag="computed", tag_field="kind", kw_only=Tru
     value: Any = None
 
 
+class ScoreRule(msgspec.Struct, tag="score", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
+    """The contact's engagement score is between two levels (1 to 10, both included). A contact with no
+    score (no scored events) never matches."""
+
+    key: ScoreKey
+    min: Annotated[Level, msgspec.Meta(title="From level")] = 1
+    max: Annotated[Level, msgspec.Meta(title="To level")] = 10
+
+
 Rule = (
     AllOf
     | AnyOf
@@ -196,6 +210,7 @@ Rule = (
     | SubscriptionRule
     | SegmentRule
     | ComputedRule
+    | ScoreRule
 )
 
 
@@ -409,6 +424,9 @@ def evaluate(rule: Rule, contact: Contact, now: datetime) -> bool:
         return (rule.segment in contact.segments) is rule.present
     if kind is ComputedRule:
         return compare(contact.computed.get(rule.key, MISSING), rule.op, rule.value, now)
+    if kind is ScoreRule:
+        value = contact.scores.get(rule.key)
+        return value is not None and rule.min <= value <= rule.max
     raise TypeError(f"unknown rule {rule!r}")
 
 
@@ -632,6 +650,7 @@ class Dependencies(msgspec.Struct, frozen=True):
     subscriptions: bool = False
     computed: frozenset[str] = frozenset()
     segments: frozenset[str] = frozenset()
+    scores: frozenset[str] = frozenset()
     clock: bool = False
     """The answer can change as time passes (see :func:`horizon`)."""
 
@@ -640,6 +659,7 @@ def dependencies(rule: Rule) -> Dependencies:
     events: set[str] = set()
     computed: set[str] = set()
     segments: set[str] = set()
+    scores: set[str] = set()
     traits = subscriptions = clock = False
     for r in walk(rule):
         kind = type(r)
@@ -662,12 +682,15 @@ def dependencies(rule: Rule) -> Dependencies:
             clock = clock or r.op in ("within_last", "more_than_ago")
         elif kind is SegmentRule:
             segments.add(r.segment)
+        elif kind is ScoreRule:
+            scores.add(r.key)
     return Dependencies(
         events=frozenset(events),
         traits=traits,
         subscriptions=subscriptions,
         computed=frozenset(computed),
         segments=frozenset(segments),
+        scores=frozenset(scores),
         clock=clock,
     )
 
@@ -711,6 +734,8 @@ def rule_problems(rule: Rule, path: str = "") -> list[ConfigProblem]:
         return [p for i, r in enumerate(rule.rules) for p in rule_problems(r, f"{path}/rules/{i}")]
     if kind is NotRule:
         return rule_problems(rule.rule, f"{path}/rule")
+    if kind is ScoreRule and rule.min > rule.max:
+        return [ConfigProblem(f"{path}/max", "the highest level must not be below the lowest")]
     if kind is EventRule:
         problems = filter_problems(rule.where, f"{path}/where")
         if rule.within is not None and rule.within <= timedelta(0):

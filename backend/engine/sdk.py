@@ -67,6 +67,8 @@ class Contact(msgspec.Struct, kw_only=True, gc=False):
     """Computed property values by key (e.g. ``rentals_30d``)."""
     segments: set[str] = set()
     """Keys of the segments the contact is in (loaded when a rule needs them)."""
+    scores: dict[str, int] = {}
+    """Engagement score levels (1-10) by key; absent when the contact has no scored events."""
 
     def address(self, channel: str) -> Any:
         """The contact's address on ``channel`` (None when there is none)."""
@@ -89,6 +91,9 @@ class Contact(msgspec.Struct, kw_only=True, gc=False):
         return bool(self.address(channel)) and self.consent.get(channel, True) is not False
 
 
+SCORE_CHANGED = "score_changed"
+"""Derived when a contact's score level changes: ``score`` (key), ``level``, ``previous`` (None when the
+contact had no score)."""
 SEGMENT_ENTERED = "segment_entered"
 SEGMENT_LEFT = "segment_left"
 """Events the audiences derive when a contact's segment membership changes; their properties name the
@@ -238,6 +243,8 @@ class BlockType:
     """True for blocks that make a contact wait; a loop must contain one."""
     ports_from: ClassVar[str | None] = None
     """For config-dependent ports: the config array whose items' ``name`` are the ports (for the editor)."""
+    ports_after: ClassVar[tuple[str, ...]] = ()
+    """Fixed ports that follow the config-dependent ones (``split.rules``: ``else``)."""
     translations: ClassVar[dict[str, dict[str, str]]] = {}
     """Per-locale overrides for ``label``, ``description`` and ``field.<name>`` titles."""
 

@@ -33,13 +33,14 @@ def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
 
 
 CONTACT_COLUMNS = (
-    "external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent, timezone, locale, computed"
+    "external_id, attributes, tags, email, phone, wechat_openid, push_tokens, consent, timezone, locale, computed,"
+    " scores"
 )
 """The snapshot columns after ``id``, in the order :func:`contact_from_row` reads them."""
 
 CONTACT_COLUMNS_PG = (
     "external_id, attributes::text, tags::text, email, phone, wechat_openid, push_tokens::text, consent::text,"
-    " timezone, locale, computed::text"
+    " timezone, locale, computed::text, scores::text"
 )
 """The same on PostgreSQL, with JSON as text: msgspec decodes it several times faster than psycopg's
 ``json.loads``, and the common empty values are not decoded at all."""
@@ -65,7 +66,9 @@ def json_list(value: Any) -> list:
     return value or []
 
 
-def contact_from_row(cid: int, ext, attrs, tags, email, phone, openid, push, consent, tz, locale, computed) -> Contact:
+def contact_from_row(
+    cid: int, ext, attrs, tags, email, phone, openid, push, consent, tz, locale, computed, scores
+) -> Contact:
     """A snapshot from the columns of :data:`CONTACT_COLUMNS` (in that order)."""
     return Contact(
         id=cid,
@@ -80,6 +83,7 @@ def contact_from_row(cid: int, ext, attrs, tags, email, phone, openid, push, con
         timezone=tz,
         locale=locale,
         computed=json_dict(computed),
+        scores=json_dict(scores),
     )
 
 

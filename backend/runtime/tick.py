@@ -271,6 +271,7 @@ class Ticker:
             tz,
             locale,
             computed,
+            scores,
         ) in rows:
             contact = contacts.get(contact_id)
             if contact is None:
@@ -289,6 +290,7 @@ class Ticker:
                     tz,
                     locale,
                     computed,
+                    scores,
                 )
                 if originals is not None:
                     originals[contact_id] = (tags, attributes)
@@ -753,7 +755,7 @@ def _claim_sql(postgres: bool) -> str:
         )
         contact_columns = ", ".join(
             f"{column}::text"
-            if column.split(".")[1] in ("attributes", "tags", "push_tokens", "consent", "computed")
+            if column.split(".")[1] in ("attributes", "tags", "push_tokens", "consent", "computed", "scores")
             else column
             for column in contact_columns.split(", ")
         )

@@ -12,6 +12,7 @@ import threading
 import time
 
 from backend.audience import live as audience
+from backend.audience import scores
 from backend.contacts import events as event_path
 from backend.runtime import broadcasts
 from backend.runtime.outbox import Dispatcher
@@ -63,7 +64,8 @@ class Worker:
         started = broadcasts.start_due(self.services.engine, self.services.graphs, self.services.clock.now())
         rechecked = event_path.run_rechecks(self.services)
         built = audience.build_step(self.services.engine, self.services.clock.now())
-        return started + rechecked + (0 if built is None else built.evaluated + 1)
+        kept = scores.upkeep(self.services.engine, self.services.clock.now())
+        return started + rechecked + kept + (0 if built is None else built.evaluated + 1)
 
     def run_forever(self) -> None:
         if self.services.engine.dialect.name == "postgresql":

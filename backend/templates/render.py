@@ -214,6 +214,7 @@ def build_context(
         "consent": dict(contact.consent),
         "attributes": attributes,
         "computed": dict(contact.computed),
+        "scores": dict(contact.scores),
     }
     subs = list(contact.subscriptions or [])
     data["subscriptions"] = [_subscription_vars(s) for s in subs]

@@ -17,12 +17,14 @@ BUILT_INS = {
     "trigger.date",
     "trigger.manual",
     "trigger.segment",
+    "trigger.score",
     "wait.duration",
     "wait.until",
     "wait.event",
     "wait.segment",
     "condition",
     "split.random",
+    "split.rules",
     "tag",
     "send",
     "webhook",
@@ -174,6 +176,7 @@ def test_describe_has_a_json_schema_form_per_block():
         "trigger.date",
         "trigger.manual",
         "trigger.segment",
+        "trigger.score",
     }
     assert {t for t, d in described.items() if d["pauses"]} == {
         "wait.duration",
@@ -201,8 +204,8 @@ def test_a_new_block_form_starts_from_working_defaults():
 def test_config_dependent_ports_say_where_they_come_from():
     described = describe_by_type()
     assert described["split.random"]["ports_from"] == "branches"
-    assert {t for t, d in described.items() if d["ports_from"] and t in BUILT_INS} == {"split.random"}
-    assert {t for t, d in described.items() if d["dynamic_ports"] and t in BUILT_INS} == {"split.random"}
+    assert {t for t, d in described.items() if d["ports_from"] and t in BUILT_INS} == {"split.random", "split.rules"}
+    assert {t for t, d in described.items() if d["dynamic_ports"] and t in BUILT_INS} == {"split.random", "split.rules"}
 
 
 def test_every_schema_reference_resolves_inside_its_own_schema():

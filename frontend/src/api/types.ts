@@ -44,6 +44,10 @@ export interface BlockType {
   category: string;
   ports: string[];
   dynamic_ports: boolean;
+  /** The config array whose items' names are the ports, for dynamic_ports blocks. */
+  ports_from?: string | null;
+  /** Fixed ports after the config-driven ones (split.rules: else). */
+  ports_after?: string[];
   trigger: string | null;
   pauses: boolean;
   config_schema: JsonSchema;

@@ -22,6 +22,11 @@ describe('outputPorts', () => {
     expect(outputPorts(blockType('split.random'), { branches: [{ weight: 1 }] })).toEqual(['a', 'b']);
   });
 
+  it('puts the fixed ports_after behind the branches (split.rules: else)', () => {
+    const spec = { ports: ['engaged', 'else'], dynamic_ports: true, ports_from: 'branches', ports_after: ['else'] };
+    expect(outputPorts(spec, { branches: [{ name: 'vip' }, { name: 'nudge' }] })).toEqual(['vip', 'nudge', 'else']);
+  });
+
   it('honours an explicit ports_from field', () => {
     const spec = { ports: ['x'], dynamic_ports: true, ports_from: 'paths' };
     expect(outputPorts(spec, { other: [{ name: 'no' }], paths: [{ name: 'p1' }] })).toEqual(['p1']);

@@ -1,18 +1,22 @@
 /** Output ports of a block on the canvas. Static ports come from the block type; for `dynamic_ports`
  * blocks they come from the config: the names in the first array of named items (`split.random`:
  * one port per `branches[].name`). A block type may name the array explicitly with `ports_from`
- * (proposed in frontend/API_NEEDS.md). */
+ * (proposed in frontend/API_NEEDS.md), and list fixed ports that follow them with `ports_after`
+ * (`split.rules`: its branches, then `else`). */
 import type { BlockType } from '../api/types';
 import type { BlockEdge } from './types';
 
-export type PortSpec = Pick<BlockType, 'ports' | 'dynamic_ports'> & { ports_from?: string };
+export type PortSpec = Pick<BlockType, 'ports' | 'dynamic_ports'> & {
+  ports_from?: string | null;
+  ports_after?: string[];
+};
 
 export function outputPorts(spec: PortSpec | undefined, config: Record<string, unknown>): string[] {
   if (!spec) return [];
   if (!spec.dynamic_ports) return spec.ports;
   const field = spec.ports_from ?? Object.keys(config).find((key) => namedItems(config[key]) !== null);
-  const names = field === undefined ? null : namedItems(config[field]);
-  return names ?? spec.ports;
+  const names = field === undefined || field === null ? null : namedItems(config[field]);
+  return names ? [...names, ...(spec.ports_after ?? [])] : spec.ports;
 }
 
 function namedItems(value: unknown): string[] | null {
