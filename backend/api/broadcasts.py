@@ -123,6 +123,7 @@ class BroadcastController(Controller):
                 graphs=services.graphs,
                 user_id=principal.user_id,
                 now=now,
+                app_settings=services.settings,
             )
             broadcast_id = created.id
         services.waker.notify()

@@ -28,6 +28,8 @@ class ProblemItem(msgspec.Struct, omit_defaults=True):
     message: str
     code: str | None = None
     node_id: str | None = None
+    severity: str | None = None
+    """``warning`` for problems that do not stop publishing; absent for errors."""
 
 
 class ProblemDetail(msgspec.Struct, omit_defaults=True):
@@ -63,7 +65,10 @@ def bad_request(pointer: str, message: str, title: str = "The request has proble
 
 
 def from_graph_problems(problems: list[Problem]) -> list[ProblemItem]:
-    return [ProblemItem(p.pointer, p.message, p.code, p.node_id) for p in problems]
+    return [
+        ProblemItem(p.pointer, p.message, p.code, p.node_id, "warning" if p.severity == "warning" else None)
+        for p in problems
+    ]
 
 
 def _response(body: ProblemDetail, headers: dict[str, str] | None = None) -> Response:

@@ -17,8 +17,8 @@ from backend.api.errors import ApiError, ProblemItem, bad_request, from_graph_pr
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.db.models import Contact, Enrollment, Journey, JourneyVersion, NodeCounter, StepLog, User
 from backend.engine.graph import empty_graph
-from backend.engine.validation import validate
-from backend.runtime import publishing
+from backend.engine.validation import GraphInvalid, Problem, validate
+from backend.runtime import publishing, readiness
 from backend.runtime.enroll import enroll
 from backend.services import Services
 
@@ -88,6 +88,8 @@ class VersionOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     note: str
     migrated: int | None = None
     graph: dict[str, Any] | None = None
+    warnings: list[ProblemItem] | None = None
+    """What the workspace may lack but does not stop the journey (an event no one has performed yet…)."""
 
 
 class DraftSaved(msgspec.Struct):
@@ -235,6 +237,15 @@ def _graph_or_empty(graph: dict[str, Any] | None) -> dict[str, Any]:
     return graph if graph is not None else empty_graph()
 
 
+def _all_problems(session, services: Services, workspace_id: int, graph: Any) -> list[Problem]:
+    """The graph's own problems; once it has none, also what the workspace lacks for it (templates,
+    channel bodies, providers, segments, scores, events, variables: backend/runtime/readiness.py)."""
+    compiled, problems = validate(graph, services.registry)
+    if compiled is None:
+        return problems
+    return readiness.problems(session.connection(), workspace_id, compiled, services.settings)
+
+
 class JourneyController(Controller):
     path = "/journeys"
     tags = ["journeys"]
@@ -327,7 +338,7 @@ class JourneyController(Controller):
             journey.draft_revision += 1
             journey.updated_at = services.clock.now()
             journey.updated_by = principal.user_id
-            _, problems = validate(data.graph, services.registry)
+            problems = _all_problems(session, services, principal.workspace_id, data.graph)
             return DraftSaved(journey.draft_revision, from_graph_problems(problems))
 
     @post(
@@ -343,8 +354,9 @@ class JourneyController(Controller):
         with services.reading() as session:
             journey = _journey(session, principal, journey_id)
             graph = data.graph if data and data.graph is not None else journey.draft
-        _, problems = validate(graph, services.registry)
-        return ValidationResult(not problems, from_graph_problems(problems))
+            problems = _all_problems(session, services, principal.workspace_id, graph)
+        errors = [p for p in problems if p.severity != "warning"]
+        return ValidationResult(not errors, from_graph_problems(problems))
 
     @post("/{journey_id:int}/publish", sync_to_thread=True, summary="Publish the draft as a new version")
     def publish_journey(
@@ -358,6 +370,9 @@ class JourneyController(Controller):
             journey = _journey(session, principal, journey_id, lock=True)
             if journey.status == "archived":
                 raise ApiError(409, "An archived journey cannot be published; duplicate it instead")
+            problems = _all_problems(session, services, principal.workspace_id, journey.draft)
+            if any(p.severity != "warning" for p in problems):
+                raise GraphInvalid(problems)
             version, migrated = publishing.publish(
                 session,
                 journey,
@@ -371,6 +386,7 @@ class JourneyController(Controller):
             journey.updated_by = principal.user_id
             out = _version_out(version, _user_names(session, {version.published_by}))
             out.migrated = migrated
+            out.warnings = from_graph_problems(problems) or None
             services.waker.notify(session.connection())
         return out
 

@@ -20,6 +20,8 @@ class Problem(msgspec.Struct, frozen=True):
     message: str
     code: str
     node_id: str | None = None
+    severity: str = "error"
+    """``error`` (cannot publish) or ``warning`` (shown; publishing goes on)."""
 
 
 class GraphInvalid(Exception):

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from backend.db.fastsql import FastSQL
 from backend.db.models import Broadcast, Journey, OutboxMessage, Segment, SegmentMember, Template
 from backend.engine.registry import Registry
-from backend.errors import invalid, missing
+from backend.engine.validation import compile_graph
+from backend.errors import Issue, Refused, invalid, missing
+from backend.runtime import readiness
 from backend.runtime.enroll import enroll
 from backend.runtime.graphs import GraphCache
 from backend.runtime.publishing import archive, publish
@@ -79,6 +81,7 @@ def create(
     graphs: GraphCache,
     user_id: int | None,
     now: datetime,
+    app_settings: Any,
 ) -> Broadcast:
     """Create and schedule a broadcast (``send_at`` None: now). The journey is validated like any other:
     a template that does not exist or has no body for the channel is refused before anything is sent."""
@@ -105,6 +108,13 @@ def create(
     if send_at < now - timedelta(minutes=1) and not local_time:
         raise invalid("/send_at", "choose a time in the future, or send now")
     body = graph(template, channel, fallback, send_at, local_time, settings)
+    issues = [
+        Issue("/" + p.pointer.rsplit("/", 1)[-1], p.message)
+        for p in readiness.problems(conn, workspace_id, compile_graph(body, registry), app_settings)
+        if p.severity != "warning"
+    ]
+    if issues:
+        raise Refused(400, "The broadcast cannot be sent", issues)
     journey = Journey(
         workspace_id=workspace_id,
         name=name,
