@@ -6,6 +6,8 @@ export interface Problem {
   message: string;
   code?: string;
   node_id?: string | null;
+  /** `warning`: shown, but publishing goes ahead; absent for errors. */
+  severity?: 'warning' | null;
 }
 
 export interface User {

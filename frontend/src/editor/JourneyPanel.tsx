@@ -55,13 +55,17 @@ function ProblemsList() {
   const entries = Object.entries(problemsByNode);
   if (entries.length === 0 && graphProblems.length === 0) {
     return (
-      <p className="ok-note" data-testid="problems-none">
-        <Icon name="check" size={14} />
-        {t('editor.noProblems')}
-      </p>
+      <>
+        <p className="ok-note" data-testid="problems-none">
+          <Icon name="check" size={14} />
+          {t('editor.noProblems')}
+        </p>
+        <WarningsList />
+      </>
     );
   }
   return (
+    <>
     <section className="section-block">
       <h3>{t('editor.problemsTitle')}</h3>
       <ul className="problem-list" data-testid="problems-list">
@@ -83,6 +87,41 @@ function ProblemsList() {
             </li>
           )),
         )}
+      </ul>
+    </section>
+    <WarningsList />
+    </>
+  );
+}
+
+/** Problems that do not stop publishing, with the block they are on. */
+function WarningsList() {
+  const { t } = useTranslation();
+  const warnings = useEditor((s) => s.warnings);
+  const nodes = useEditor((s) => s.nodes);
+  const select = useEditor((s) => s.select);
+  if (warnings.length === 0) return null;
+  return (
+    <section className="section-block">
+      <h3>{t('editor.warningsTitle')}</h3>
+      <ul className="problem-list warning-list" data-testid="warnings-list">
+        {warnings.map((p) => {
+          const node = p.node_id ? nodes.find((n) => n.id === p.node_id) : undefined;
+          return (
+            <li key={`${p.pointer}:${p.message}`}>
+              <Icon name="info" size={14} />
+              {node && (
+                <>
+                  <button type="button" className="link-button" onClick={() => select([node.id])}>
+                    {node.data.label || node.id}
+                  </button>
+                  {': '}
+                </>
+              )}
+              {p.message}
+            </li>
+          );
+        })}
       </ul>
     </section>
   );

@@ -237,6 +237,19 @@ describe('server feedback', () => {
     expect(s().problemCount).toBe(4);
   });
 
+  it('keeps warnings apart: they are listed but do not stop publishing', () => {
+    s().setProblems(
+      [
+        { pointer: '/nodes/0/config/event', message: 'no contact has performed it yet', node_id: 'entry', severity: 'warning' },
+        { pointer: '/nodes/1/config/template', message: 'no SMS version', node_id: 'wait1' },
+      ],
+      ['entry', 'wait1'],
+    );
+    expect(Object.keys(s().problemsByNode)).toEqual(['wait1']);
+    expect(s().warnings.map((p) => p.node_id)).toEqual(['entry']);
+    expect(s().problemCount).toBe(1);
+  });
+
   it('keeps unchanged stats objects so their nodes do not re-render', () => {
     s().setStats({ wait1: { waiting: 1, passed: 2, outcomes: {} }, entry: { waiting: 0, passed: 3, outcomes: {} } });
     const before = s().stats;

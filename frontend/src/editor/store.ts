@@ -46,6 +46,8 @@ export interface EditorState extends Snapshot {
   changeSeq: number;
   blockTypes: Record<string, BlockType>;
   problemsByNode: Record<string, NodeProblem[]>;
+  /** What the workspace may lack that does not stop publishing (an event nobody performed yet…). */
+  warnings: Problem[];
   graphProblems: Problem[];
   problemCount: number;
   stats: Record<string, NodeStats>;
@@ -134,6 +136,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
       blockTypes: {},
       problemsByNode: {},
       graphProblems: [],
+      warnings: [],
       problemCount: 0,
       stats: {},
       dragActive: false,
@@ -150,6 +153,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
           changeSeq: 0,
           problemsByNode: {},
           graphProblems: [],
+          warnings: [],
           problemCount: 0,
           stats: {},
           coalesce: null,
@@ -333,7 +337,9 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
       setProblems(problems, sentNodeIds) {
         const byNode: Record<string, NodeProblem[]> = {};
         const graphProblems: Problem[] = [];
-        for (const problem of problems) {
+        const warnings = problems.filter((p) => p.severity === 'warning');
+        const errors = problems.filter((p) => p.severity !== 'warning');
+        for (const problem of errors) {
           const match = /^\/nodes\/(\d+)(\/.*)?$/.exec(problem.pointer);
           const nodeId = problem.node_id ?? (match ? sentNodeIds[Number(match[1])] : undefined);
           if (nodeId === undefined) {
@@ -342,7 +348,7 @@ export function createEditorStore(now: () => number = Date.now): StoreApi<Editor
           }
           (byNode[nodeId] ??= []).push({ path: match?.[2] ? pointerToPath(match[2]) : '', message: problem.message, code: problem.code });
         }
-        set({ problemsByNode: byNode, graphProblems, problemCount: problems.length });
+        set({ problemsByNode: byNode, graphProblems, warnings, problemCount: errors.length });
       },
 
       setStats(stats) {
