@@ -129,6 +129,22 @@ class CompiledTemplate:
                 out["miniprogram.appid"] = body["miniprogram"].get("appid", "")
         return Rendered(channel, out, list(dict.fromkeys(missing)))
 
+    def limit_problems(self, channel: str, context: dict[str, Any], limits: RenderLimits | None = None):
+        """Render each field of ``channel`` on its own budget and return the render limits they went
+        over (one problem per field, with its line): the publish check."""
+        problems: list[TemplateProblem] = []
+        for name, template in self._templates(channel).items():
+            try:
+                with rendering(limits), recording_missing():
+                    template.render(context)
+            except RenderLimitError as exc:
+                problem = self._runtime_problem(channel, name, exc)
+                if not any(p.pointer == problem.pointer for p in problems):  # html and text: both the MJML
+                    problems.append(problem)
+            except Exception:  # other errors may depend on the data: not a publish problem
+                continue
+        return problems
+
     # -- error positions -------------------------------------------------------------------------
 
     def _pointer(self, channel: str, name: str) -> str:

@@ -124,13 +124,8 @@ def limit_problems(
     problems: list[TemplateProblem] = []
     renderer = CompiledTemplate(None, "draft", channels, compiled)
     for channel in CHANNELS:
-        if not renderer.has(channel):
-            continue
-        try:
-            renderer.render(channel, build_context(None, now=now), limits)
-        except TemplateRenderError as exc:
-            if exc.problem.limit is not None:
-                problems.append(exc.problem)
+        if renderer.has(channel):
+            problems += renderer.limit_problems(channel, build_context(None, now=now), limits)
     return problems
 
 
