@@ -397,6 +397,8 @@ class Dispatcher:
         except TemplateRenderError as exc:
             reason = f"template {row.template_key!r}: {exc}"
             if exc.problem.limit == "cpu" and vid is not None:
+                if len(self._too_slow) > 1000:
+                    self._too_slow.clear()
                 self._too_slow[vid] = (
                     f"{reason} (for message {row.id}); this version is not rendered again: "
                     "fix the template and publish a new version"

@@ -406,10 +406,9 @@ def _strftime_size(fmt: Any) -> int:
 
 
 def materialise(iterable: Any) -> list[Any]:
-    budget = _current.get()
-    items = []
-    for item in budget.loop(iterable) if not isinstance(iterable, list | tuple) else iterable:
-        items.append(item)
+    """The items of something about to be joined (read once, so that they can be measured first)."""
+    items = iterable if isinstance(iterable, list) else list(iterable)
+    _current.get().tick(len(items) >> 6)
     return items
 
 

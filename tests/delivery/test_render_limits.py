@@ -157,8 +157,8 @@ def test_a_webhook_body_over_a_limit_fails_that_message(
     ticker,
     services,
     workspace,
-    http_sink,
-    settings,  # noqa: F811 - the fixture
+    http_sink,  # noqa: F811 - the fixture
+    settings,
 ):
     settings.allow_private_webhooks = True
     dispatcher = Dispatcher(services)
