@@ -226,6 +226,8 @@ class Budget:
             self.value(len(result), what)
         elif isinstance(result, list | tuple | dict | set | frozenset):
             self.value(text_size(result, self.limits.max_value + 1), what)
+        elif type(result) is int and result.bit_length() > 14_000:  # int.from_bytes(b'\xff' * 10**6)
+            self.number(int_digits(result), what)
         return result
 
     def captured(self, parts: list[str]) -> str:
