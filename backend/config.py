@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -34,6 +35,16 @@ class Settings(msgspec.Struct, kw_only=True):
     unsubscribe_mailto: str | None = None
     """A mailbox added to ``List-Unsubscribe`` as ``mailto:`` (only if something processes its mail)."""
     max_ingest_per_second: float = 5000.0
+    template_cpu_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """CPU time one message's templates may take to render (all its fields); 0 turns the limit off.
+    A published version that goes over it is not rendered again by that worker (docs/operators.md)."""
+    template_max_output: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
+    """Characters one rendered message may have (all its fields together)."""
+    template_max_value: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
+    """Characters of the largest value a template may build (text, or a list as it would print); all
+    the values one message builds together may be ten times that."""
+    template_max_iterations: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+    """Loop iterations one message's render may run; also the longest ``range()``."""
 
 
 def _secret(var_dir: Path) -> str:

@@ -24,6 +24,7 @@ from backend.db.models import Contact, Event, OutboxMessage
 from backend.db.session import read_connection
 from backend.runtime.outbox import Dispatcher, retry_messages
 from backend.templates import service as template_service
+from backend.templates.limits import RenderLimits
 
 _outbox = OutboxMessage.__table__
 _contacts = Contact.__table__
@@ -363,6 +364,7 @@ class TestSendController(Controller):
                     contact_id=data.contact_id,
                     journey_context=data.context,
                     now=now,
+                    limits=RenderLimits.from_settings(services.settings),
                 )
             except template_service.DraftShapeError as exc:
                 raise bad_request("/draft" + exc.pointer, exc.message, "The template has problems") from None

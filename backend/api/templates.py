@@ -20,6 +20,7 @@ from backend.db.models import Template, TemplateVersion
 from backend.services import Services
 from backend.templates import service
 from backend.templates.environment import TemplateProblem
+from backend.templates.limits import RenderLimits
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
@@ -63,6 +64,9 @@ class TemplateProblemOut(msgspec.Struct):
     message: str
     line: int | None = None
     column: int | None = None
+    limit: str | msgspec.UnsetType = msgspec.UNSET
+    """Only when the template went over a render limit: ``cpu``, ``output``, ``value``, ``number``,
+    ``built``, ``iterations``, ``recursion`` or ``memory`` (docs/marketers.md, "Limits")."""
 
 
 class TemplateSummary(msgspec.Struct, kw_only=True):
@@ -115,7 +119,7 @@ def _sms_source(draft: dict[str, Any]) -> SegmentsOut | None:
 
 
 def _problem_out(p: TemplateProblem, prefix: str = "") -> TemplateProblemOut:
-    return TemplateProblemOut(prefix + p.pointer, p.message, p.line, p.column)
+    return TemplateProblemOut(prefix + p.pointer, p.message, p.line, p.column, p.limit or msgspec.UNSET)
 
 
 def _invalid_response(_: Request, exc: service.TemplateInvalid) -> Response:
@@ -124,9 +128,10 @@ def _invalid_response(_: Request, exc: service.TemplateInvalid) -> Response:
         {
             "pointer": "/draft" + p.pointer,
             "message": p.describe(),
-            "code": "template",
+            "code": "template_limit" if p.limit else "template",
             "line": p.line,
             "column": p.column,
+            **({"limit": p.limit} if p.limit else {}),
         }
         for p in exc.problems
     ]
@@ -283,7 +288,9 @@ class TemplateController(Controller):
     ) -> TemplateVersionOut:
         with services.sessions.begin() as session:
             template = _load(session, principal, template_id, lock=True)
-            version = service.publish(session, template, now=services.clock.now())
+            version = service.publish(
+                session, template, now=services.clock.now(), limits=RenderLimits.from_settings(services.settings)
+            )
             return TemplateVersionOut(id=version.id, number=version.number, created_at=version.created_at)
 
     @post("/{template_id:int}/duplicate", sync_to_thread=True, summary="Copy a template's draft under a new key")
@@ -356,6 +363,7 @@ class TemplateController(Controller):
                     journey_context=data.context,
                     draft=data.draft,
                     now=services.clock.now(),
+                    limits=RenderLimits.from_settings(services.settings),
                 )
             except service.DraftShapeError as exc:
                 raise _shape_error(exc) from None

@@ -49,7 +49,8 @@ from backend.db.session import read_connection
 from backend.engine.sdk import Contact, Needs
 from backend.runtime import pacing
 from backend.runtime.snapshots import chunks, load_contacts, load_needs
-from backend.templates.environment import TemplateRenderError, compile_jinja
+from backend.templates.environment import TemplateRenderError, compile_jinja, runtime_line
+from backend.templates.limits import RenderLimitError, RenderLimits, rendering
 from backend.templates.render import CompiledTemplate, TemplateCache, build_context
 from backend.tracking.actions import delivery_extras
 from backend.tracking.links import Tracker
@@ -144,6 +145,10 @@ class Dispatcher:
         self.backoff_max = backoff_max
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.templates = TemplateCache()
+        self.limits = RenderLimits.from_settings(self.settings)
+        self._too_slow: dict[int, str] = {}
+        """Template version id → why it is not rendered again: it went over the CPU-time limit for an
+        earlier message (a template that slow would otherwise cost that much for every message)."""
         self.budget = SendBudget(self.engine)
         self._drafts: dict[int, CompiledTemplate | None] = {}
         """Test sends (``payload.draft``): outbox id → the template's draft, compiled (backend/api/messages.py)."""
@@ -385,10 +390,21 @@ class Dispatcher:
             return self._decide(job, "skipped", f"the contact has not consented to marketing {channel}")
         if template is None:
             return self._decide(job, "failed", "the message names no template")
+        if vid is not None and vid in self._too_slow:
+            return self._decide(job, "failed", self._too_slow[vid])
         try:
-            rendered = template.render(channel, context)
+            rendered = template.render(channel, context, self.limits)
         except TemplateRenderError as exc:
-            return self._decide(job, "failed", f"template {row.template_key!r}: {exc}")
+            reason = f"template {row.template_key!r}: {exc}"
+            if exc.problem.limit == "cpu" and vid is not None:
+                if len(self._too_slow) > 1000:
+                    self._too_slow.clear()
+                self._too_slow[vid] = (
+                    f"{reason} (for message {row.id}); this version is not rendered again: "
+                    "fix the template and publish a new version"
+                )
+                log.warning("template version %s went over the CPU-time limit; not rendered again", vid)
+            return self._decide(job, "failed", reason)
         job.to = address
         job.content = rendered.fields
         if channel == "email":  # open pixel, click links, unsubscribe headers (backend/tracking/links.py)
@@ -403,9 +419,13 @@ class Dispatcher:
         if body_source:
             try:
                 template = self._webhook_body(body_source)
-                body = template.render(context)
+                with rendering(self.limits):
+                    body = template.render(context)
             except TemplateRenderError as exc:
                 return self._decide(job, "failed", f"webhook body: {exc}")
+            except RenderLimitError as exc:
+                line = runtime_line(exc, "webhook.body")
+                return self._decide(job, "failed", f"webhook body: {f'line {line}: ' if line else ''}{exc}")
             except Exception as exc:  # a runtime error in the body template
                 return self._decide(job, "failed", f"webhook body: {type(exc).__name__}: {exc}")
         else:

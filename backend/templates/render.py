@@ -22,6 +22,7 @@ from jinja2.exceptions import TemplateError
 from backend.db.models import TemplateVersion
 from backend.engine.sdk import Contact, Subscription
 from backend.templates.environment import (
+    RenderLimitError,
     SecurityError,
     TemplateProblem,
     TemplateRenderError,
@@ -32,6 +33,7 @@ from backend.templates.environment import (
     runtime_line,
     text_env,
 )
+from backend.templates.limits import RenderLimits, rendering
 from backend.templates.mjml import mjml_position
 from backend.templates.schema import text_fields
 from backend.templates.text import html_to_text
@@ -100,14 +102,15 @@ class CompiledTemplate:
                 self._jinja[channel] = templates
         return templates
 
-    def render(self, channel: str, context: dict[str, Any]) -> Rendered:
-        """Raises :class:`TemplateRenderError` (line, column) for template bugs; missing data never
-        raises."""
+    def render(self, channel: str, context: dict[str, Any], limits: RenderLimits | None = None) -> Rendered:
+        """Raises :class:`TemplateRenderError` (line, column) for template bugs and for templates that
+        went over a render limit (``problem.limit`` says which); missing data never raises. All the
+        channel's fields share one budget (backend/templates/limits.py)."""
         if not self.has(channel):
             raise TemplateRenderError(TemplateProblem(f"/{channel}", f"template {self.key!r} has no {channel} body"))
         templates = self._templates(channel)
         out: dict[str, str] = {}
-        with recording_missing() as missing:
+        with rendering(limits), recording_missing() as missing:
             for name, template in templates.items():
                 try:
                     out[name] = template.render(context)
@@ -125,6 +128,22 @@ class CompiledTemplate:
             if body.get("miniprogram"):
                 out["miniprogram.appid"] = body["miniprogram"].get("appid", "")
         return Rendered(channel, out, list(dict.fromkeys(missing)))
+
+    def limit_problems(self, channel: str, context: dict[str, Any], limits: RenderLimits | None = None):
+        """Render each field of ``channel`` on its own budget and return the render limits they went
+        over (one problem per field, with its line): the publish check."""
+        problems: list[TemplateProblem] = []
+        for name, template in self._templates(channel).items():
+            try:
+                with rendering(limits), recording_missing():
+                    template.render(context)
+            except RenderLimitError as exc:
+                problem = self._runtime_problem(channel, name, exc)
+                if not any(p.pointer == problem.pointer for p in problems):  # html and text: both the MJML
+                    problems.append(problem)
+            except Exception:  # other errors may depend on the data: not a publish problem
+                continue
+        return problems
 
     # -- error positions -------------------------------------------------------------------------
 
@@ -149,6 +168,8 @@ class CompiledTemplate:
             line, column = mjml_position((self.compiled.get("email") or {}).get("line_map") or [], line)
         elif pointer == "/email/mjml":
             line = None
+        if isinstance(exc, RenderLimitError):
+            return TemplateProblem(pointer, str(exc), line, column, limit=exc.limit)
         kind = "unsafe access refused" if isinstance(exc, SecurityError) else type(exc).__name__
         return TemplateProblem(pointer, f"{kind}: {exc}", line, column)
 

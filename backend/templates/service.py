@@ -20,6 +20,7 @@ from backend.db.models import Template, TemplateVersion, Workspace
 from backend.engine.sdk import Needs
 from backend.runtime.snapshots import load_contacts, load_needs
 from backend.templates.environment import TemplateProblem, TemplateRenderError, syntax_problems
+from backend.templates.limits import RenderLimits
 from backend.templates.mjml import compile_mjml
 from backend.templates.render import CompiledTemplate, Rendered, build_context
 from backend.templates.schema import CHANNELS, TemplateDraft, parse_draft, text_fields, to_builtins
@@ -109,6 +110,25 @@ def compile_channels(channels: dict[str, Any]) -> tuple[dict[str, Any], list[Tem
     return compiled, problems
 
 
+def limit_problems(
+    channels: dict[str, Any],
+    compiled: dict[str, Any],
+    limits: RenderLimits | None = None,
+    *,
+    now: datetime | None = None,
+) -> list[TemplateProblem]:
+    """Render every channel once, for a contact with no data, under the render limits: a template
+    that goes over one (two nested ``range(100000)`` loops, ``7 ** 20000000``) is refused at publish,
+    at its line, rather than failing every message it would have sent. Other runtime errors are left
+    alone here: with real data the template may well be fine."""
+    problems: list[TemplateProblem] = []
+    renderer = CompiledTemplate(None, "draft", channels, compiled)
+    for channel in CHANNELS:
+        if renderer.has(channel):
+            problems += renderer.limit_problems(channel, build_context(None, now=now), limits)
+    return problems
+
+
 # -- persistence -----------------------------------------------------------------------------------
 
 
@@ -180,10 +200,15 @@ def update_draft(
     return check_channels(template.draft)
 
 
-def publish(session: Session, template: Template, *, now: datetime) -> TemplateVersion:
-    """Snapshot the draft as the next version; raises :class:`TemplateInvalid` with every problem."""
+def publish(
+    session: Session, template: Template, *, now: datetime, limits: RenderLimits | None = None
+) -> TemplateVersion:
+    """Snapshot the draft as the next version; raises :class:`TemplateInvalid` with every problem,
+    including a render limit the template goes over (:func:`limit_problems`)."""
     channels = normalise_draft(template.draft)
     compiled, problems = compile_channels(channels)
+    if not problems:
+        problems = limit_problems(channels, compiled, limits, now=now)
     if problems:
         raise TemplateInvalid(problems)
     number = (
@@ -240,6 +265,7 @@ def preview(
     journey_context: dict[str, Any] | None = None,
     draft: Any = None,
     now: datetime,
+    limits: RenderLimits | None = None,
 ) -> Preview:
     """Render the draft (default) or a published version for a contact, reporting the variables the
     contact lacks. Template errors come back as problems, not exceptions."""
@@ -276,6 +302,7 @@ def preview(
             rendered: Rendered = renderer.render(
                 channel,
                 build_context(contact, journey_context=journey_context, now=now, workspace_locale=locale),
+                limits,
             )
             fields, missing = rendered.fields, rendered.missing
         except TemplateRenderError as exc:
@@ -296,6 +323,7 @@ __all__ = [
     "create_template",
     "get_by_key",
     "get_template",
+    "limit_problems",
     "normalise_draft",
     "preview",
     "publish",

@@ -261,6 +261,8 @@ export interface TemplateProblem {
   line?: number | null;
   column?: number | null;
   code?: string;
+  /** The render limit a template went over (`cpu`, `output`, `value`, `iterations`, …); see docs/marketers.md. */
+  limit?: string;
 }
 
 export interface TemplateSaved {
