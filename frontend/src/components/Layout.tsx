@@ -15,6 +15,8 @@ export function Layout({ children }: { children: ReactNode }) {
   const nav = [
     { to: '/journeys', icon: 'route', label: t('nav.journeys'), testId: 'nav-journeys' },
     { to: '/contacts', icon: 'users', label: t('nav.contacts'), testId: 'nav-contacts' },
+    { to: '/segments', icon: 'pie-chart', label: t('nav.segments'), testId: 'nav-segments' },
+    { to: '/computed-properties', icon: 'sigma', label: t('nav.computed'), testId: 'nav-computed' },
     { to: '/templates', icon: 'mail', label: t('nav.templates'), testId: 'nav-templates' },
     { to: '/messages', icon: 'send', label: t('nav.messages'), testId: 'nav-messages' },
     { to: '/settings/providers', icon: 'settings', label: t('nav.providers'), testId: 'nav-providers' },
