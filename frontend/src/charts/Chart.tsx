@@ -54,14 +54,14 @@ export function Chart({ days, series, summary, height = 220, testId }: ChartProp
         type: 'category',
         data: days,
         boundaryGap: false,
-        axisLabel: { formatter: (value: string) => fmt.axisDay(value), hideOverlap: true, color: '#667085' },
+        axisLabel: { formatter: (value: string) => fmt.axisDay(value), hideOverlap: true, color: '#5d6679' },
         axisLine: { lineStyle: { color: '#cdd2db' } },
         axisTick: { show: false },
       },
       yAxis: {
         type: 'value',
         minInterval: 1,
-        axisLabel: { formatter: (value: number) => fmt.compact(value), color: '#667085' },
+        axisLabel: { formatter: (value: number) => fmt.compact(value), color: '#5d6679' },
         splitLine: { lineStyle: { color: '#e2e5eb' } },
       },
       series: series.map((s, i) => ({

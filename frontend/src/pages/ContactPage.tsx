@@ -1,4 +1,4 @@
-import { useState, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router';
 import { catalog, contacts } from '../api/endpoints';
@@ -18,9 +18,9 @@ import { useAsync } from '../components/useAsync';
 import { usePaged } from '../components/usePaged';
 import { useFormat } from '../i18n/format';
 
-function Section({ title, children, testId, action }: { title: string; children: ReactNode; testId: string; action?: ReactNode }) {
+function Section({ title, children, testId, action, wide }: { title: string; children: ReactNode; testId: string; action?: ReactNode; wide?: boolean }) {
   return (
-    <section className="card section" data-testid={testId}>
+    <section className={wide ? 'card section wide' : 'card section'} data-testid={testId}>
       {action ? (
         <div className="section-header">
           <h2>{title}</h2>
@@ -73,12 +73,8 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
   const computedNames = new Map((vocabulary?.computed ?? []).map((c) => [c.key, c.name]));
   const computed = Object.entries(contact.computed ?? {});
   const setAutoRenew = async (subscription: Subscription, on: boolean) => {
-    try {
-      await contacts.updateSubscription(contact.id, subscription.id, { auto_renew: on });
-      toast(on ? t('subscription.renewOn', { name: subscription.name }) : t('subscription.renewOff', { name: subscription.name }));
-    } catch (err) {
-      toast((err as Error).message, 'error');
-    }
+    await contacts.updateSubscription(contact.id, subscription.id, { auto_renew: on });
+    toast(on ? t('subscription.renewOn', { name: subscription.name }) : t('subscription.renewOff', { name: subscription.name }));
     reload();
   };
   const yesNo = (value: boolean | null | undefined) => (value === null || value === undefined ? '—' : value ? t('common.yes') : t('common.no'));
@@ -188,6 +184,7 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
         <Section
           title={t('contact.subscriptions')}
           testId="contact-subscriptions"
+          wide
           action={
             !readOnly && (
               <button type="button" className="button small" onClick={() => setEditing({ kind: 'subscription' })} data-testid="subscription-add">
@@ -219,7 +216,7 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
                     const endIn = endDay ? daysFromToday(endDay, zone) : null;
                     return (
                       <tr key={s.id} data-testid={`subscription-${s.id}`}>
-                        <td className="cell-text">
+                        <td>
                           <span className="strong">{s.name}</span>
                           {s.start_at && <span className="subscription-note">{t('subscription.since', { when: fmt.date(s.start_at) })}</span>}
                         </td>
@@ -233,17 +230,7 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
                           )}
                         </td>
                         <td>
-                          <label className="switch-row">
-                            <input
-                              type="checkbox"
-                              checked={s.auto_renew}
-                              disabled={readOnly}
-                              onChange={(e) => void setAutoRenew(s, e.target.checked)}
-                              aria-label={t('subscription.autoRenewFor', { name: s.name })}
-                              data-testid={`subscription-${s.id}-auto-renew`}
-                            />
-                            <span>{s.auto_renew ? t('common.yes') : t('common.no')}</span>
-                          </label>
+                          <AutoRenewSwitch subscription={s} disabled={readOnly} onChange={(on) => setAutoRenew(s, on)} />
                           {!s.auto_renew && s.auto_renew_before && <span className="subscription-note">{t('subscription.wasOn')}</span>}
                         </td>
                         <td className="row-actions">
@@ -355,6 +342,39 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
         />
       )}
     </main>
+  );
+}
+
+/** Auto-renew on/off in the list: switches at once, saves, and goes back (with the reason) if refused. */
+function AutoRenewSwitch({ subscription, disabled, onChange }: { subscription: Subscription; disabled: boolean; onChange(on: boolean): Promise<void> }) {
+  const { t } = useTranslation();
+  const [on, setOn] = useState(subscription.auto_renew);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setOn(subscription.auto_renew), [subscription.auto_renew]);
+  const change = (next: boolean) => {
+    setOn(next);
+    setBusy(true);
+    onChange(next).then(
+      () => setBusy(false),
+      (err: unknown) => {
+        setOn(!next);
+        setBusy(false);
+        toast((err as Error).message, 'error');
+      },
+    );
+  };
+  return (
+    <label className="switch-row">
+      <input
+        type="checkbox"
+        checked={on}
+        disabled={disabled || busy}
+        onChange={(e) => change(e.target.checked)}
+        aria-label={t('subscription.autoRenewFor', { name: subscription.name })}
+        data-testid={`subscription-${subscription.id}-auto-renew`}
+      />
+      <span>{on ? t('common.yes') : t('common.no')}</span>
+    </label>
   );
 }
 
