@@ -26,12 +26,18 @@ expect.set_options(timeout=UI_TIMEOUT)
 DOCS = ROOT / "docs" / "screenshots"
 
 
-def docs_screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
-    """A screenshot for the documentation: always a test artefact, and docs/screenshots/ on request."""
+def docs_screenshot(page: Page, name: str, *, height: int = 900) -> None:
+    """A screenshot for the documentation, ``height`` pixels tall (the page scrolls inside the app, so a
+    taller window shows more of it): always a test artefact, and docs/screenshots/ on request."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    page.set_viewport_size({"width": 1440, "height": height})
+    page.wait_for_timeout(400)  # the chart follows its box
+    hide_toasts = page.add_style_tag(content=".toasts { display: none !important; }")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
     if os.environ.get("WAYMARK_DOCS_SCREENSHOTS"):
-        page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
+        page.screenshot(path=str(DOCS / f"{name}.png"))
+    hide_toasts.evaluate("(style) => style.remove()")
+    page.set_viewport_size({"width": 1440, "height": 900})
 
 
 def noon_in(days: int) -> str:
@@ -194,6 +200,10 @@ def test_ipresso_cases_as_segments_one_driving_a_journey(page: Page, live_server
     expect(page.get_by_test_id(f"segment-sample-{ben}")).to_be_visible()
     screenshot(page, "segment-ends-in-7-days")
     save_segment(page)
+    expect(page.get_by_test_id("segment-trend")).to_have_attribute("data-ready", "true")
+    live_count(page, 1)
+    expect(page.get_by_test_id("field-rule.ends_in-hint")).to_contain_text(f"Ends on {us_date(in_seven)}")
+    docs_screenshot(page, "segment-editor", height=1250)
 
     # 3. Win-back: auto-renew is off now and was on before its last change.
     new_segment(page, "Streaming auto-renew switched off")
@@ -243,7 +253,6 @@ def test_ipresso_cases_as_segments_one_driving_a_journey(page: Page, live_server
     expect(page.get_by_test_id("segment-trend")).to_have_attribute("data-ready", "true")
     live_count(page, 2)
     assert_accessible(page, "a saved segment")
-    docs_screenshot(page, "segment-editor", full_page=True)
     page.get_by_test_id("segment-delete").click()
     page.get_by_test_id("segment-delete-confirm").click()
     expect(page.get_by_test_id("segment-delete-error")).to_contain_text("Win back lapsed streamers")
@@ -323,12 +332,20 @@ def test_rentals_in_the_last_30_days_email_within_seconds(page: Page, live_serve
     assert took < 10, f"the email took {took:.1f} s after the third rental"
     print(f"third rental → email in the SMTP sink: {took:.2f} s")
 
-    # Her contact page: the computed value and the segment, since when.
+    # Her contact page: the computed value and the segment, since when (and a package she has).
     contact_id = admin(live_server, "GET", f"/api/contacts?q={fay}")["items"][0]["id"]
+    admin(
+        live_server,
+        "POST",
+        f"/api/contacts/{contact_id}/subscriptions",
+        {"name": "Cinema pass", "duration": "P30D", "start_at": noon_in(-23), "end_at": noon_in(7), "auto_renew": True},
+    )
     page.goto(f"{live_server.url}/contacts/{contact_id}")
     expect(page.get_by_test_id("contact-computed-rentals_30d")).to_have_text("3")
     expect(page.get_by_test_id("contact-segment-frequent_renters")).to_contain_text("since")
+    expect(page.get_by_test_id("contact-computed")).to_contain_text("Rentals in the last 30 days")
     assert_accessible(page, "a contact page")
+    docs_screenshot(page, "contact", height=1150)
 
 
 # --- contacts: add, edit, erase ------------------------------------------------------------------------------
@@ -375,7 +392,7 @@ def test_add_edit_and_erase_a_contact_with_a_subscription(page: Page, live_serve
     sub = admin(live_server, "GET", f"/api/contacts/{contact_id}/subscriptions")[0]
     assert sub["name"] == "Month pass" and sub["auto_renew"] is True and sub["end_at"].startswith(end.isoformat()), subs
     expect(page.get_by_test_id(f"subscription-{sub['id']}-ends-in")).to_have_text("ends in 7 days")
-    docs_screenshot(page, "contact", full_page=True)
+    screenshot(page, "contact-with-subscription")
 
     # Erase: the confirmation says what goes.
     page.get_by_test_id("contact-delete").click()

@@ -58,7 +58,9 @@ export default function ComputedPropertiesPage() {
                       {prop.name}
                     </Link>
                     {prop.description && <div className="muted small">{prop.description}</div>}
-                    <code className="muted small">{prop.key}</code>
+                    <div>
+                      <code className="muted small">{prop.key}</code>
+                    </div>
                   </td>
                   <td className="cell-text">{describeDefinition(t, prop.definition, fmt.duration)}</td>
                   <td>

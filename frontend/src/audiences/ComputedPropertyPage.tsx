@@ -12,6 +12,7 @@ import { Icon } from '../components/Icon';
 import { ErrorNotice, Loading } from '../components/States';
 import { toast } from '../components/toast';
 import { useAsync } from '../components/useAsync';
+import { problemText } from '../editor/problemText';
 import { FormContext, type FormContextValue } from '../schema-form/context';
 import { Field } from '../schema-form/fields';
 import { ruleSchemaOf } from '../schema-form/RuleEditor';
@@ -41,7 +42,9 @@ export default function ComputedPropertyPage() {
 
   const error = blockTypes.error ?? prop.error;
   if (error) return <ErrorNotice error={error} onRetry={() => (blockTypes.error ? blockTypes.reload() : prop.reload())} />;
-  if (!blockTypes.data || prop.data === undefined) return <Loading />;
+  // After "Create", the URL names the new property while the last answer (none) is still shown: wait for it.
+  const current = isNew ? prop.data === null : prop.data?.id === Number(id);
+  if (!blockTypes.data || prop.data === undefined || !current) return <Loading />;
   return <ComputedEditor key={id} prop={prop.data} ruleSchema={ruleSchemaOf(blockTypes.data)} vocabulary={vocabulary.data ?? null} onSaved={prop.reload} />;
 }
 
@@ -66,7 +69,7 @@ function ComputedEditor({ prop, ruleSchema, vocabulary, onSaved }: { prop: Compu
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const problems = useMemo(() => splitProblems(saveError, FIELDS), [saveError]);
+  const problems = useMemo(() => splitProblems(saveError, FIELDS, (p) => problemText(t, p)), [saveError, t]);
   const dirty = !prop || JSON.stringify(draft) !== JSON.stringify(saved);
   const def = draft.definition;
   const needsProperty = NEEDS_PROPERTY.includes(def.aggregate);

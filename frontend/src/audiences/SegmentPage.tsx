@@ -4,7 +4,7 @@ import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { catalog, segments } from '../api/endpoints';
-import type { Segment, SegmentPreview, Vocabulary } from '../api/types';
+import type { BlockType, Segment, SegmentPreview, Vocabulary } from '../api/types';
 import { useIsViewer } from '../auth/session';
 import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
@@ -16,7 +16,8 @@ import { useAsync } from '../components/useAsync';
 import { useDebounced } from '../components/useDebounced';
 import { usePaged } from '../components/usePaged';
 import { useFormat } from '../i18n/format';
-import { RuleEditor, ruleSchemaOf } from '../schema-form/RuleEditor';
+import { problemText } from '../editor/problemText';
+import { RULE_BLOCK, RuleEditor, ruleSchemaOf } from '../schema-form/RuleEditor';
 import type { JsonSchema } from '../schema-form/schema';
 import { BuildState, reason, splitProblems, usePolling } from './shared';
 import './audiences.css';
@@ -48,7 +49,9 @@ export default function SegmentPage() {
   const schema = blockTypes.data ? ruleSchemaOf(blockTypes.data) : null;
   const error = blockTypes.error ?? segment.error;
   if (error) return <ErrorNotice error={error} onRetry={() => (blockTypes.error ? blockTypes.reload() : segment.reload())} />;
-  if (!blockTypes.data || segment.data === undefined) return <Loading />;
+  // After "Create", the URL names the new segment while the last answer (none) is still shown: wait for it.
+  const current = isNew ? segment.data === null : segment.data?.id === Number(id);
+  if (!blockTypes.data || segment.data === undefined || !current) return <Loading />;
   if (!schema) return <ErrorNotice error={new Error(t('segment.noRuleSchema'))} />;
   return (
     <SegmentEditor
@@ -56,6 +59,7 @@ export default function SegmentPage() {
       segment={segment.data}
       preset={preset}
       schema={schema}
+      ruleBlock={blockTypes.data.find((b) => b.type === RULE_BLOCK && b.latest)}
       vocabulary={vocabulary.data ?? null}
       onSaved={segment.reload}
       reloadSegment={segment.reload}
@@ -67,12 +71,14 @@ interface EditorProps {
   segment: Segment | null;
   preset: { rule?: Record<string, unknown>; name?: string } | null;
   schema: JsonSchema;
+  /** The condition block: its own rule messages come translated with it. */
+  ruleBlock: BlockType | undefined;
   vocabulary: Vocabulary | null;
   onSaved(): void;
   reloadSegment(): void;
 }
 
-function SegmentEditor({ segment, preset, schema, vocabulary, onSaved, reloadSegment }: EditorProps) {
+function SegmentEditor({ segment, preset, schema, ruleBlock, vocabulary, onSaved, reloadSegment }: EditorProps) {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const readOnly = useIsViewer();
@@ -90,7 +96,10 @@ function SegmentEditor({ segment, preset, schema, vocabulary, onSaved, reloadSeg
   const dirty = !segment || JSON.stringify(draft) !== JSON.stringify(saved);
 
   const preview = useLivePreview(draft.rule);
-  const problems = useMemo(() => splitProblems(saveError ?? preview.error, FIELDS), [saveError, preview.error]);
+  const problems = useMemo(
+    () => splitProblems(saveError ?? preview.error, FIELDS, (p) => problemText(t, p, ruleBlock)),
+    [saveError, preview.error, t, ruleBlock],
+  );
 
   const save = async () => {
     if (!draft.name.trim() || !draft.rule) return;

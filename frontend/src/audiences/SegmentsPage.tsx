@@ -60,7 +60,9 @@ export default function SegmentsPage() {
                       {segment.name}
                     </Link>
                     {segment.description && <div className="muted small">{segment.description}</div>}
-                    <code className="muted small">{segment.key}</code>
+                    <div>
+                      <code className="muted small">{segment.key}</code>
+                    </div>
                   </td>
                   <td className="num" data-testid={`segment-size-${segment.id}`} data-size={segment.size}>
                     {fmt.number(segment.size)}
@@ -69,10 +71,12 @@ export default function SegmentsPage() {
                     <BuildState status={segment.status} progress={segment.progress} testId={`segment-status-${segment.id}`} />
                   </td>
                   <td title={fmt.dateTime(segment.updated_at)}>{fmt.relative(segment.updated_at)}</td>
-                  <td className="row-actions">
-                    <Link to={`/contacts?segment=${encodeURIComponent(segment.key)}`} className="button small" data-testid={`segment-contacts-${segment.id}`}>
-                      {t('segments.viewContacts')}
-                    </Link>
+                  <td>
+                    <div className="row-actions">
+                      <Link to={`/contacts?segment=${encodeURIComponent(segment.key)}`} className="button small" data-testid={`segment-contacts-${segment.id}`}>
+                        {t('segments.viewContacts')}
+                      </Link>
+                    </div>
                   </td>
                 </tr>
               ))}

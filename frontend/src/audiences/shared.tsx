@@ -2,7 +2,7 @@
 import { useEffect, useRef } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ApiError } from '../api/client';
-import type { BuildStatus, Progress } from '../api/types';
+import type { BuildStatus, Problem, Progress } from '../api/types';
 import { pointerToPath } from '../schema-form/schema';
 
 /** "Building 40 %" with a progress bar, or "Ready". */
@@ -38,7 +38,11 @@ export function usePolling(active: boolean, tick: () => void, ms = 1500): void {
 }
 
 /** Field problems of a 400 by form path (`/rule/rules/0/value` → `rule.rules.0.value`), and the rest. */
-export function splitProblems(error: unknown, fields: readonly string[]): { byPath: Map<string, string[]>; other: string[] } {
+export function splitProblems(
+  error: unknown,
+  fields: readonly string[],
+  text: (problem: Problem) => string = (p) => p.message,
+): { byPath: Map<string, string[]>; other: string[] } {
   const byPath = new Map<string, string[]>();
   const other: string[] = [];
   if (!(error instanceof ApiError)) {
@@ -48,8 +52,9 @@ export function splitProblems(error: unknown, fields: readonly string[]): { byPa
   if (error.problems.length === 0) other.push(error.detail ?? error.message);
   for (const problem of error.problems) {
     const path = pointerToPath(problem.pointer);
-    if (fields.some((field) => path === field || path.startsWith(`${field}.`))) byPath.set(path, [...(byPath.get(path) ?? []), problem.message]);
-    else other.push(problem.message);
+    const message = text(problem);
+    if (fields.some((field) => path === field || path.startsWith(`${field}.`))) byPath.set(path, [...(byPath.get(path) ?? []), message]);
+    else other.push(message);
   }
   return { byPath, other };
 }

@@ -233,7 +233,8 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
                           <AutoRenewSwitch subscription={s} disabled={readOnly} onChange={(on) => setAutoRenew(s, on)} />
                           {!s.auto_renew && s.auto_renew_before && <span className="subscription-note">{t('subscription.wasOn')}</span>}
                         </td>
-                        <td className="row-actions">
+                        <td>
+                          <div className="row-actions">
                           {!readOnly && (
                             <>
                               <button
@@ -256,6 +257,7 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
                               </button>
                             </>
                           )}
+                          </div>
                         </td>
                       </tr>
                     );
