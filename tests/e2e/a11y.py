@@ -59,3 +59,29 @@ def assert_accessible(page, where: str, *, include: str | None = None, disable: 
             lines.append(f"- {v['id']} ({v['impact']}): {v['help']}")
             lines += [f"    {n['target']}: {n['summary']}" for n in v["nodes"]]
         raise AssertionError("\n".join(lines) + "\n" + json.dumps(found)[:2000])
+
+
+_SPILL = """(selector) => {
+  const out = [];
+  for (const el of document.querySelectorAll(selector)) {
+    if (!el.checkVisibility()) continue;
+    const style = getComputedStyle(el);
+    // Boxes that scroll or clip on purpose take care of their own content.
+    if (style.overflowX !== 'visible') continue;
+    if (el.scrollWidth > el.clientWidth + 1) {
+      out.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${el.innerText.slice(0, 60)}" ` +
+        `(${el.scrollWidth} > ${el.clientWidth} px)`);
+    }
+  }
+  return out;
+}"""
+
+SPILL_SELECTOR = (
+    ".card, .button, .badge, .chip, .table td, .table th, .field, .field-label, h1, h2, .big-number, .day-range-hint"
+)
+
+
+def assert_no_spill(page, where: str, selector: str = SPILL_SELECTOR) -> None:
+    """Fail when text runs out of its box (a long translation, a long name) anywhere in ``selector``."""
+    found = page.evaluate(_SPILL, selector)
+    assert not found, f"text spills out of its box on {where}:\n" + "\n".join(found)

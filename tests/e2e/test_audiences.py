@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.a11y import assert_accessible
+from tests.e2e.a11y import assert_accessible, assert_no_spill
 from tests.e2e.conftest import ARTIFACTS, screenshot, sign_in
 from tests.e2e.live import ROOT, LiveServer
 from tests.e2e.test_build_journey import admin, connect, create_journey, drop_block, ingest, wait_for, wait_saved
@@ -401,3 +401,46 @@ def test_add_edit_and_erase_a_contact_with_a_subscription(page: Page, live_serve
     page.wait_for_url(re.compile(r"/contacts$"))
     expect(page.get_by_test_id("contacts-total")).to_have_attribute("data-total", str(total))
     assert admin(live_server, "GET", f"/api/contacts?q=hana-{tag}")["total"] == 0
+
+
+# --- every language: no English left behind in the new pages' chrome, nothing spills, still accessible ----
+
+
+def test_new_pages_in_every_language(page: Page, live_server: LiveServer) -> None:
+    segment = admin(
+        live_server,
+        "POST",
+        "/api/segments",
+        {"name": "Long-time customers of the premium streaming package", "rule": {"kind": "all", "rules": []}},
+    )
+    contact = admin(live_server, "GET", "/api/contacts?limit=1")["items"][0]["id"]
+    sign_in(page, live_server)
+    pages = {
+        "segments": ("/segments", "segments-page"),
+        "segment": (f"/segments/{segment['id']}", "segment-preview"),
+        "new segment": ("/segments/new", "rule-editor"),
+        "computed properties": ("/computed-properties", "computed-page"),
+        "new computed property": ("/computed-properties/new", "computed-property-page"),
+        "contacts": ("/contacts", "contacts-page"),
+        "contact": (f"/contacts/{contact}", "contact-page"),
+    }
+    titles = {"en": "Segments", "zh-CN": "分群", "es": "Segmentos", "pl": "Segmenty"}
+    for language, nav in titles.items():
+        page.get_by_test_id("language-switcher").select_option(language)
+        expect(page.get_by_test_id("nav-segments")).to_have_text(nav)
+        for name, (path, ready) in pages.items():
+            page.get_by_test_id("nav-journeys").click()  # client-side navigation keeps the language
+            page.evaluate(
+                "(path) => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }", path
+            )
+            expect(page.get_by_test_id(ready)).to_be_visible()
+            if name == "new segment":
+                page.get_by_test_id("field-rule.kind").select_option("subscription")
+                page.get_by_test_id("field-rule.ends_in.op").select_option("between")
+                page.get_by_test_id("field-rule.ends_in.to_days").fill("14")
+                expect(page.get_by_test_id("field-rule.ends_in-hint")).to_be_visible()
+            page.wait_for_timeout(300)
+            assert_no_spill(page, f"{name} ({language})")
+            if language != "en":
+                assert_accessible(page, f"{name} ({language})")
+    page.get_by_test_id("language-switcher").select_option("en")
