@@ -238,7 +238,7 @@ function SegmentEditor({ segment, preset, schema, ruleBlock, vocabulary, onSaved
   );
 }
 
-interface LivePreview {
+export interface LivePreview {
   data: SegmentPreview | null;
   error: unknown;
   loading: boolean;
@@ -265,7 +265,7 @@ function useLivePreview(rule: Record<string, unknown> | undefined): LivePreview 
   return state;
 }
 
-function LiveCount({ preview, otherProblems }: { preview: LivePreview; otherProblems: string[] }) {
+export function LiveCount({ preview, otherProblems }: { preview: LivePreview; otherProblems: string[] }) {
   const { t } = useTranslation();
   const fmt = useFormat();
   const { data, error, loading } = preview;
