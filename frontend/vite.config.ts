@@ -22,11 +22,14 @@ export default defineConfig({
     rollupOptions: {
       output: {
         // Stable chunk names: `vendor` (React, router, i18n: loaded up front), `canvas-vendor`
-        // (React Flow, dagre: loaded with the editor) and `codemirror-vendor` (CodeMirror: loaded with
-        // the template editor's code view). dist/.vite/manifest.json lists what each needs.
+        // (React Flow, dagre: loaded with the editor), `codemirror-vendor` (CodeMirror: loaded with
+        // the template editor's code view) and `charts-vendor` (ECharts: loaded with the first chart).
+        // dist/.vite/manifest.json lists what each needs.
         manualChunks(id) {
           if (!id.includes('node_modules')) return undefined;
           if (/@codemirror|@lezer|[\\/](crelt|style-mod|w3c-keyname)[\\/]/.test(id)) return 'codemirror-vendor';
+          // Apache ECharts (tree-shaken, src/charts/echarts.ts) loads with the first chart only.
+          if (/[\\/](echarts|zrender|tslib)[\\/]/.test(id)) return 'charts-vendor';
           return /@xyflow|@dagrejs|[\\/]d3-/.test(id) ? 'canvas-vendor' : 'vendor';
         },
       },

@@ -152,6 +152,14 @@ class DayRange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return self.days <= value <= (self.to_days if self.to_days is not None else self.days)
 
 
+def _days(measures: str) -> dict[str, str]:
+    return {"x-widget": "day-range", "x-days": measures}
+
+
+_OLDER_FORM = {"deprecated": True}
+"""Still accepted and honoured; the editor shows such a field only when a rule already uses it."""
+
+
 class SubscriptionRule(msgspec.Struct, tag="subscription", tag_field="kind", kw_only=True, forbid_unknown_fields=True):
     """The contact has one product or subscription that matches every part below at once. Days count
     calendar days: a package ending on 10 December ends in 7 days on 3 December."""
@@ -161,17 +169,24 @@ class SubscriptionRule(msgspec.Struct, tag="subscription", tag_field="kind", kw_
     # ``ends_in`` at least 1. docs/marketers.md works through the iPresso cases.
     names: Annotated[list[PackageName], msgspec.Meta(title="Package is one of")] = []
     status: str | None = None
-    ends_in: Annotated[DayRange | None, msgspec.Meta(title="Days until it ends")] = None
-    started: Annotated[DayRange | None, msgspec.Meta(title="Days since it started")] = None
-    duration_days: Annotated[DayRange | None, msgspec.Meta(title="Length in days")] = None
+    # ``x-days`` tells the editor what the count measures, so it can show the calendar date it means.
+    ends_in: Annotated[
+        DayRange | None, msgspec.Meta(title="Days until it ends", extra_json_schema=_days("until_end"))
+    ] = None
+    started: Annotated[
+        DayRange | None, msgspec.Meta(title="Days since it started", extra_json_schema=_days("since_start"))
+    ] = None
+    duration_days: Annotated[
+        DayRange | None, msgspec.Meta(title="Length in days", extra_json_schema=_days("length"))
+    ] = None
     auto_renew: Annotated[bool | None, msgspec.Meta(title="Auto-renew is on")] = None
     auto_renew_before: Annotated[bool | None, msgspec.Meta(title="Auto-renew was on before its last change")] = None
     where: Annotated[list[PropertyFilter], msgspec.Meta(title="Record attributes")] = []
-    name: Annotated[str | None, msgspec.Meta(title="Package name (single)")] = None
+    name: Annotated[str | None, msgspec.Meta(title="Package name (single)", extra_json_schema=_OLDER_FORM)] = None
     """Older form of ``names`` with one name; still honoured."""
-    ends_within: timedelta | None = None
+    ends_within: Annotated[timedelta | None, msgspec.Meta(extra_json_schema=_OLDER_FORM)] = None
     """Older form: the end is within this span from now."""
-    ended_within: timedelta | None = None
+    ended_within: Annotated[timedelta | None, msgspec.Meta(extra_json_schema=_OLDER_FORM)] = None
     """Older form: the end was within this span before now."""
 
 

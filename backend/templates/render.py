@@ -203,8 +203,8 @@ def build_context(
     workspace_locale: str = "en",
     message: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What a template sees: ``contact`` (its attributes also directly: ``contact.first_name``; computed
-    properties as ``contact.computed.rentals_30d``),
+    """What a template sees: ``contact`` (its attributes also directly: ``contact.first_name``; its
+    computed properties as ``contact.computed.<key>``, score levels as ``contact.scores.<key>``),
     ``subscriptions`` / ``subscription``, ``event`` (the trigger event: ``event.properties.plan``),
     ``journey`` (the whole enrollment context), ``message``, ``now``, ``locale``, ``timezone``."""
     journey_context = journey_context or {}
@@ -234,8 +234,8 @@ def build_context(
         "tags": sorted(contact.tags),
         "consent": dict(contact.consent),
         "attributes": attributes,
-        "computed": dict(contact.computed),
-        "scores": dict(contact.scores),
+        "computed": dict(contact.computed or {}),
+        "scores": dict(contact.scores or {}),
     }
     subs = list(contact.subscriptions or [])
     data["subscriptions"] = [_subscription_vars(s) for s in subs]

@@ -17,6 +17,11 @@ const TemplateEditorPage = lazy(() => import('./templates/TemplateEditorPage'));
 const TemplateByKey = lazy(() => import('./templates/TemplateByKey'));
 const ProvidersPage = lazy(() => import('./settings/ProvidersPage'));
 const MessagesPage = lazy(() => import('./messages/MessagesPage'));
+// Audiences: segments (ECharts loads later still, with the trend chart) and computed properties.
+const SegmentsPage = lazy(() => import('./audiences/SegmentsPage'));
+const SegmentPage = lazy(() => import('./audiences/SegmentPage'));
+const ComputedPropertiesPage = lazy(() => import('./audiences/ComputedPropertiesPage'));
+const ComputedPropertyPage = lazy(() => import('./audiences/ComputedPropertyPage'));
 
 export function App() {
   const { t } = useTranslation();
@@ -40,6 +45,10 @@ export function App() {
           <Route path="/journeys/:id" element={<EditorPage />} />
           <Route path="/contacts" element={<ContactsPage />} />
           <Route path="/contacts/:id" element={<ContactPage />} />
+          <Route path="/segments" element={<SegmentsPage />} />
+          <Route path="/segments/:id" element={<SegmentPage />} />
+          <Route path="/computed-properties" element={<ComputedPropertiesPage />} />
+          <Route path="/computed-properties/:id" element={<ComputedPropertyPage />} />
           <Route path="/templates" element={<TemplatesPage />} />
           <Route path="/templates/:id" element={<TemplateEditorPage />} />
           <Route path="/templates/key/:key" element={<TemplateByKey />} />

@@ -116,6 +116,17 @@ def test_an_unsafe_template_fails_the_message_with_its_line_not_the_process():
 # -- personalisation ------------------------------------------------------------------------------
 
 
+def test_computed_properties_are_contact_computed_key():
+    contact = Contact(id=7, email="ana@example.com", computed={"rentals_30d": 3})
+    fields = render_email(
+        "<mjml><mj-body><mj-text>You rented {{ contact.computed.rentals_30d }} films</mj-text></mj-body></mjml>",
+        contact,
+        subject="{{ contact.computed.rentals_30d }} rentals, {{ contact.computed.missing | default(0) }} missing",
+    )
+    assert "You rented 3 films" in fields["html"]
+    assert fields["subject"] == "3 rentals, 0 missing"
+
+
 def test_missing_values_render_empty_or_their_default_and_never_crash():
     contact = Contact(id=7, email="ana@example.com", attributes={"nickname": None})
     fields = render_email(

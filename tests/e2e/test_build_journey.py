@@ -156,12 +156,13 @@ def test_build_publish_and_watch_contacts_flow(page: Page, live_server: LiveServ
     page.get_by_test_id("field-config.add.0").fill("registered")
     page.get_by_test_id("field-label").fill("Mark as registered")
 
-    # 3b. Did not finish: the recovery email; the template field offers the workspace's templates.
+    # 3b. Did not finish: the recovery email; the template field offers the workspace's templates by
+    # name and stores the key.
     drop_block(page, "send", 560, 430, "send_1")
-    suggestions = page.get_by_test_id("field-config.template-options").locator("option[value=tpl_recovery_1]")
+    suggestions = page.get_by_test_id("field-config.template").locator("option[value=tpl_recovery_1]")
     expect(suggestions).to_have_count(1)
     page.get_by_test_id("field-config.channel").select_option(label="E-mail")
-    page.get_by_test_id("field-config.template").fill("tpl_recovery_1")
+    page.get_by_test_id("field-config.template").select_option("tpl_recovery_1")
     page.get_by_test_id("field-label").fill("Recovery email")
 
     # Until the blocks are connected the journey is invalid and cannot be published.
@@ -461,7 +462,8 @@ def test_chinese_leaves_no_english(page: Page, live_server: LiveServer) -> None:
     expect(page.get_by_test_id("nav-journeys")).to_have_text("旅程")
 
     me = admin(live_server, "GET", "/api/journeys?limit=500")["items"]
-    data = [live_server.email, "Demo workspace", "Demo Owner"]
+    # Data: names people gave things (the demo template's name is offered by the send block's picker).
+    data = [live_server.email, "Demo workspace", "Demo Owner", "Registration recovery"]
     data += [j["name"] for j in me] + [j["description"] or "" for j in me] + [j["updated_by"] or "" for j in me]
     expect(page.get_by_test_id("journey-create")).to_be_visible()
     assert_no_english(page, data)
@@ -485,7 +487,7 @@ def test_chinese_leaves_no_english(page: Page, live_server: LiveServer) -> None:
     drop_block(page, "send", 620, 400, "send_1")
     wait_saved(page)
     assert_no_english(page, data)
-    page.get_by_test_id("field-config.template").fill("tpl_recovery_1")
+    page.get_by_test_id("field-config.template").select_option("tpl_recovery_1")
     data += ["tpl_recovery_1"]
     page.mouse.click(*_blank_canvas_spot(page))
     expect(page.get_by_test_id("journey-panel")).to_be_visible()

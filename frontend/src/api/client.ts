@@ -4,12 +4,15 @@ import type { Problem } from './types';
 export class ApiError extends Error {
   readonly status: number;
   readonly problems: Problem[];
+  /** The server's explanation beyond the title (a 409's reason: "journeys use this segment: …"). */
+  readonly detail: string | null;
 
-  constructor(status: number, message: string, problems: Problem[] = []) {
+  constructor(status: number, message: string, problems: Problem[] = [], detail: string | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.problems = problems;
+    this.detail = detail;
   }
 }
 
@@ -73,6 +76,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
       response.status,
       error.title || error.detail || response.statusText || `HTTP ${response.status}`,
       error.problems ?? [],
+      error.title && error.detail && error.detail !== error.title ? error.detail : null,
     );
   }
   return data as T;

@@ -3,9 +3,13 @@ import { api } from './client';
 import type {
   BlockType,
   Channel,
+  ComputedDefinition,
+  ComputedProperty,
+  ComputedSave,
   Contact,
   ContactEvent,
-  ContactSummary,
+  ContactPage,
+  ContactSave,
   Graph,
   Journey,
   JourneyStats,
@@ -15,7 +19,14 @@ import type {
   NodeContact,
   Page,
   Problem,
+  Segment,
+  SegmentMember,
+  SegmentPreview,
+  SegmentSave,
+  SegmentSummary,
   Session,
+  Subscription,
+  SubscriptionSave,
   Template,
   TemplateDraft,
   TemplatePreview,
@@ -62,11 +73,47 @@ export const journeys = {
     api.get<Page<NodeContact>>(`${journey(id)}/nodes/${encodeURIComponent(nodeId)}/contacts`, { status, cursor }),
 };
 
+const contact = (id: number | string) => `/api/contacts/${encodeURIComponent(String(id))}`;
+
 export const contacts = {
-  search: (q: string, cursor?: string | null) => api.get<Page<ContactSummary>>('/api/contacts', { q, cursor }),
-  get: (id: number | string) => api.get<Contact>(`/api/contacts/${encodeURIComponent(String(id))}`),
-  events: (id: number | string, cursor?: string | null) =>
-    api.get<Page<ContactEvent>>(`/api/contacts/${encodeURIComponent(String(id))}/events`, { cursor }),
+  /** `segment`: only members of the segment with this key. */
+  search: (q: string, cursor?: string | null, segment?: string | null) =>
+    api.get<ContactPage>('/api/contacts', { q, cursor, segment }),
+  get: (id: number | string) => api.get<Contact>(contact(id)),
+  create: (body: ContactSave) => api.post<Contact>('/api/contacts', body),
+  update: (id: number | string, body: ContactSave) => api.patch<Contact>(contact(id), body),
+  /** Erases the contact with its events, enrollments and memberships. */
+  remove: (id: number | string) => api.del<void>(contact(id)),
+  events: (id: number | string, cursor?: string | null) => api.get<Page<ContactEvent>>(`${contact(id)}/events`, { cursor }),
+  addSubscription: (id: number | string, body: SubscriptionSave) => api.post<Subscription>(`${contact(id)}/subscriptions`, body),
+  updateSubscription: (id: number | string, subscriptionId: number, body: SubscriptionSave) =>
+    api.patch<Subscription>(`${contact(id)}/subscriptions/${subscriptionId}`, body),
+  removeSubscription: (id: number | string, subscriptionId: number) => api.del<void>(`${contact(id)}/subscriptions/${subscriptionId}`),
+};
+
+const segment = (id: number | string) => `/api/segments/${encodeURIComponent(String(id))}`;
+
+export const segments = {
+  list: () => api.get<SegmentSummary[]>('/api/segments'),
+  get: (id: number | string) => api.get<Segment>(segment(id)),
+  create: (body: SegmentSave & { name: string; rule: Record<string, unknown> }) => api.post<Segment>('/api/segments', body),
+  update: (id: number | string, body: SegmentSave) => api.patch<Segment>(segment(id), body),
+  /** 409 with the reason when a journey or another segment uses it. */
+  remove: (id: number | string) => api.del<void>(segment(id)),
+  preview: (rule: Record<string, unknown>) => api.post<SegmentPreview>('/api/segments/preview', { rule }),
+  members: (id: number | string, cursor?: string | null) => api.get<Page<SegmentMember>>(`${segment(id)}/contacts`, { cursor }),
+};
+
+const computedProperty = (id: number | string) => `/api/computed-properties/${encodeURIComponent(String(id))}`;
+
+export const computedProperties = {
+  list: () => api.get<ComputedProperty[]>('/api/computed-properties'),
+  get: (id: number | string) => api.get<ComputedProperty>(computedProperty(id)),
+  create: (body: ComputedSave & { name: string; definition: ComputedDefinition }) =>
+    api.post<ComputedProperty>('/api/computed-properties', body),
+  update: (id: number | string, body: ComputedSave) => api.patch<ComputedProperty>(computedProperty(id), body),
+  /** 409 with the reason when a segment uses it. */
+  remove: (id: number | string) => api.del<void>(computedProperty(id)),
 };
 
 const template = (id: number | string) => `/api/templates/${encodeURIComponent(String(id))}`;

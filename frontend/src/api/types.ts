@@ -58,11 +58,22 @@ export interface BlockType {
   problems?: Record<string, string>;
 }
 
+/** Something a rule or block names by its key, shown by its name (templates, segments, computed properties). */
+export interface NamedRef {
+  key: string;
+  name: string;
+}
+
 export interface Vocabulary {
   events: string[];
   attributes: string[];
   tags: string[];
-  templates: { key: string; name: string }[];
+  templates: NamedRef[];
+  /** Added with audiences; an older server may leave them out. */
+  segments?: NamedRef[];
+  computed?: NamedRef[];
+  /** Names of products and subscriptions contacts have. */
+  packages?: string[];
 }
 
 export interface GraphNode {
@@ -152,14 +163,53 @@ export interface ContactSummary {
   updated_at: string;
 }
 
+export interface ContactPage extends Page<ContactSummary> {
+  /** How many contacts match: the workspace, the segment's size, or the search's matches. */
+  total: number;
+}
+
 export interface Subscription {
-  id: string;
+  id: number;
+  external_id: string | null;
   name: string;
-  status: string | null;
+  status: string;
   start_at: string | null;
   end_at: string | null;
+  /** ISO 8601, e.g. P30D. */
   duration: string | null;
-  auto_renew: boolean | null;
+  auto_renew: boolean;
+  /** Whether auto-renew was on before its last change (win-back: switched off after being on). */
+  auto_renew_before: boolean;
+  attributes: Record<string, unknown>;
+  updated_at: string;
+}
+
+export interface SubscriptionSave {
+  name?: string;
+  status?: string;
+  start_at?: string | null;
+  end_at?: string | null;
+  duration?: string | null;
+  auto_renew?: boolean;
+  attributes?: Record<string, unknown>;
+}
+
+export interface ContactSegment {
+  id: number;
+  key: string;
+  name: string;
+  entered_at: string;
+}
+
+/** Fields of a contact a marketer edits by hand (POST creates, PATCH changes only what is sent). */
+export interface ContactSave {
+  external_id?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  tags?: string[];
+  timezone?: string | null;
+  locale?: string | null;
+  attributes?: Record<string, unknown>;
 }
 
 /** `Contact.journeys[].status` as `backend/api/contacts.py` returns it (`Enrollment.status`); `control`:
@@ -186,6 +236,10 @@ export interface Contact extends ContactSummary {
   locale: string | null;
   subscriptions: Subscription[];
   journeys: ContactJourney[];
+  /** Segments the contact is in, and since when (added with audiences). */
+  segments?: ContactSegment[];
+  /** Computed property values by key. */
+  computed?: Record<string, unknown>;
 }
 
 export interface ContactEvent {
@@ -390,4 +444,107 @@ export interface Message {
 export interface RetryResult {
   retried: number[];
   not_retried: { id: number; reason: string }[];
+}
+
+// --- audiences (backend/api/audiences.py) ---------------------------------------------------------------
+
+export interface Progress {
+  done: number;
+  total: number;
+}
+
+/** `building`: membership (or values) are being computed, see `progress`; `ready` otherwise. */
+export type BuildStatus = 'building' | 'ready';
+
+export interface SegmentSummary {
+  id: number;
+  key: string;
+  name: string;
+  description: string;
+  status: BuildStatus;
+  progress: Progress;
+  size: number;
+  updated_at: string;
+}
+
+export interface DayPoint {
+  /** YYYY-MM-DD */
+  day: string;
+  size: number;
+  entered: number;
+  left: number;
+}
+
+export interface JourneyRef {
+  id: number;
+  name: string;
+  status: JourneyStatus;
+}
+
+export interface Segment extends SegmentSummary {
+  rule: Record<string, unknown>;
+  /** Size at the end of each of the last 30 days, oldest first. */
+  trend: DayPoint[];
+  journeys: JourneyRef[];
+  built_at: string | null;
+}
+
+export interface SegmentSave {
+  name?: string;
+  description?: string;
+  rule?: Record<string, unknown>;
+}
+
+export interface SegmentPreview {
+  count: number;
+  /** `count` is scaled up from an evenly spread sample of `evaluated` contacts. */
+  estimated: boolean;
+  evaluated: number;
+  total: number;
+  sample: ContactSummary[];
+}
+
+export interface SegmentMember extends ContactSummary {
+  entered_at: string;
+}
+
+export const AGGREGATES = ['count', 'distinct_count', 'sum', 'min', 'max', 'avg', 'first', 'last'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+/** Aggregates of a property's values (the others count events or take the first/last one). */
+export const NEEDS_PROPERTY: readonly Aggregate[] = ['distinct_count', 'sum', 'min', 'max', 'avg'];
+
+export interface PropertyFilter {
+  key: string;
+  op: string;
+  value: unknown;
+}
+
+export interface ComputedDefinition {
+  event: string;
+  aggregate: Aggregate;
+  property?: string | null;
+  where?: PropertyFilter[];
+  /** ISO 8601 duration (P30D); null: all time. */
+  window?: string | null;
+}
+
+export interface ComputedProperty {
+  id: number;
+  key: string;
+  name: string;
+  description: string;
+  definition: ComputedDefinition;
+  status: BuildStatus;
+  progress: Progress;
+  /** Names of the segments whose rules use it. */
+  segments: string[];
+  updated_at: string;
+  built_at: string | null;
+}
+
+export interface ComputedSave {
+  name?: string;
+  description?: string;
+  key?: string;
+  definition?: ComputedDefinition;
 }

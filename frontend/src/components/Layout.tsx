@@ -15,6 +15,8 @@ export function Layout({ children }: { children: ReactNode }) {
   const nav = [
     { to: '/journeys', icon: 'route', label: t('nav.journeys'), testId: 'nav-journeys' },
     { to: '/contacts', icon: 'users', label: t('nav.contacts'), testId: 'nav-contacts' },
+    { to: '/segments', icon: 'pie-chart', label: t('nav.segments'), testId: 'nav-segments' },
+    { to: '/computed-properties', icon: 'sigma', label: t('nav.computed'), testId: 'nav-computed', title: t('computed.title') },
     { to: '/templates', icon: 'mail', label: t('nav.templates'), testId: 'nav-templates' },
     { to: '/messages', icon: 'send', label: t('nav.messages'), testId: 'nav-messages' },
     { to: '/settings/providers', icon: 'settings', label: t('nav.providers'), testId: 'nav-providers' },
@@ -25,7 +27,7 @@ export function Layout({ children }: { children: ReactNode }) {
         <Logo />
         <nav className="nav" aria-label={t('nav.main')}>
           {nav.map((item) => (
-            <NavLink key={item.to} to={item.to} data-testid={item.testId}>
+            <NavLink key={item.to} to={item.to} data-testid={item.testId} title={'title' in item ? item.title : undefined}>
               <Icon name={item.icon} />
               {item.label}
             </NavLink>

@@ -95,16 +95,16 @@ function summarize(config: Record<string, unknown>, spec: BlockType | undefined,
   const root = spec?.config_schema;
   const properties = root?.properties ?? {};
   const keys = [...Object.keys(properties).filter((key) => key in config), ...Object.keys(config).filter((key) => !(key in properties))];
-  const choice = (schema: JsonSchema | undefined, value: string): string => {
+  const choice = (schema: JsonSchema | undefined, value: string, field?: string): string => {
     const shape = schema && root ? shapeOf(schema, root) : null;
-    return shape?.kind === 'enum' && shape.values.includes(value) ? enumLabel(t, value, shape.labels) : value;
+    return shape?.kind === 'enum' && shape.values.includes(value) ? enumLabel(t, value, shape.labels, field) : value;
   };
   const parts: string[] = [];
   for (const key of keys) {
     if (parts.length === 2) break;
     const value = config[key];
     const schema = properties[key];
-    if (typeof value === 'string' && value) parts.push(parseDuration(value) !== null && /^-?P/.test(value) ? fmt.duration(value) : choice(schema, value));
+    if (typeof value === 'string' && value) parts.push(parseDuration(value) !== null && /^-?P/.test(value) ? fmt.duration(value) : choice(schema, value, key));
     else if (typeof value === 'number') parts.push(fmt.number(value));
     else if (Array.isArray(value) && value.length && value.every((v) => typeof v === 'string')) {
       parts.push(fmt.list((value as string[]).map((v) => choice(schema?.items, v))));

@@ -25,8 +25,8 @@ describe('adding and connecting', () => {
     const id = s().addBlock('split.random', { x: 5, y: 6 });
     expect(id).toBe('split_random_1');
     const node = s().nodes.find((n) => n.id === id)!;
-    // msgspec emits no default for default_factory fields: the server fills in branches a/b itself.
-    expect(node.data.config).toEqual({});
+    // The schema carries the default of a default_factory field (API_NEEDS 3): branches a/b.
+    expect(node.data.config).toEqual({ branches: [{ name: 'a', weight: 50 }, { name: 'b', weight: 50 }] });
     expect(node.position).toEqual({ x: 5, y: 6 });
     expect(s().selectedIds).toEqual([id]);
   });

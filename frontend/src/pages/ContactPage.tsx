@@ -1,9 +1,16 @@
-import type { ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useParams } from 'react-router';
-import { contacts } from '../api/endpoints';
-import type { Contact } from '../api/types';
+import { Link, useNavigate, useParams } from 'react-router';
+import { catalog, contacts } from '../api/endpoints';
+import type { Contact, Subscription, Vocabulary } from '../api/types';
+import { useIsViewer } from '../auth/session';
+import { ContactFormDialog } from '../components/ContactForm';
+import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
+import { toast } from '../components/toast';
+import '../audiences/audiences.css';
+import { SubscriptionDialog } from './SubscriptionDialog';
+import { daysFromToday, instantToDay, validZone } from './zonedDates';
 import { LoadMore } from '../components/PagedTable';
 import { Empty, ErrorNotice, Loading } from '../components/States';
 import { Tags } from '../components/Tags';
@@ -11,10 +18,17 @@ import { useAsync } from '../components/useAsync';
 import { usePaged } from '../components/usePaged';
 import { useFormat } from '../i18n/format';
 
-function Section({ title, children, testId }: { title: string; children: ReactNode; testId: string }) {
+function Section({ title, children, testId, action, wide }: { title: string; children: ReactNode; testId: string; action?: ReactNode; wide?: boolean }) {
   return (
-    <section className="card section" data-testid={testId}>
-      <h2>{title}</h2>
+    <section className={wide ? 'card section wide' : 'card section'} data-testid={testId}>
+      {action ? (
+        <div className="section-header">
+          <h2>{title}</h2>
+          {action}
+        </div>
+      ) : (
+        <h2>{title}</h2>
+      )}
       {children}
     </section>
   );
@@ -39,15 +53,30 @@ const show = (value: unknown): string =>
 export default function ContactPage() {
   const { id = '' } = useParams();
   const contact = useAsync(() => contacts.get(id), [id]);
+  const vocabulary = useAsync(() => catalog.vocabulary(), []);
   if (contact.error) return <ErrorNotice error={contact.error} onRetry={contact.reload} />;
   if (!contact.data) return <Loading />;
-  return <ContactView contact={contact.data} />;
+  return <ContactView contact={contact.data} vocabulary={vocabulary.data ?? null} reload={contact.reload} />;
 }
 
-function ContactView({ contact }: { contact: Contact }) {
+type Editing = { kind: 'contact' } | { kind: 'delete' } | { kind: 'subscription'; subscription?: Subscription } | { kind: 'removeSubscription'; subscription: Subscription };
+
+function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabulary: Vocabulary | null; reload(): void }) {
   const { t } = useTranslation();
   const fmt = useFormat();
+  const navigate = useNavigate();
+  const readOnly = useIsViewer();
+  const [editing, setEditing] = useState<Editing | null>(null);
   const events = usePaged((cursor) => contacts.events(contact.id, cursor), [contact.id]);
+  const title = contact.external_id || contact.email || t('contacts.anonymous', { id: contact.id });
+  const zone = validZone(contact.timezone);
+  const computedNames = new Map((vocabulary?.computed ?? []).map((c) => [c.key, c.name]));
+  const computed = Object.entries(contact.computed ?? {});
+  const setAutoRenew = async (subscription: Subscription, on: boolean) => {
+    await contacts.updateSubscription(contact.id, subscription.id, { auto_renew: on });
+    toast(on ? t('subscription.renewOn', { name: subscription.name }) : t('subscription.renewOff', { name: subscription.name }));
+    reload();
+  };
   const yesNo = (value: boolean | null | undefined) => (value === null || value === undefined ? '—' : value ? t('common.yes') : t('common.no'));
   const attributes = Object.entries(contact.attributes ?? {});
   const consent = Object.entries(contact.consent ?? {});
@@ -59,8 +88,22 @@ function ContactView({ contact }: { contact: Contact }) {
         {t('contacts.title')}
       </Link>
       <div className="page-header">
-        <h1>{contact.external_id || contact.email || t('contacts.anonymous', { id: contact.id })}</h1>
-        <Tags tags={contact.tags} />
+        <div className="page-title">
+          <h1>{title}</h1>
+          <Tags tags={contact.tags} />
+        </div>
+        {!readOnly && (
+          <div className="page-actions">
+            <button type="button" className="button" onClick={() => setEditing({ kind: 'contact' })} data-testid="contact-edit">
+              <Icon name="pencil" />
+              {t('contact.edit')}
+            </button>
+            <button type="button" className="button danger" onClick={() => setEditing({ kind: 'delete' })} data-testid="contact-delete">
+              <Icon name="trash" />
+              {t('contact.delete')}
+            </button>
+          </div>
+        )}
       </div>
       <div className="contact-grid">
         <Section title={t('contact.channels')} testId="contact-channels">
@@ -106,30 +149,122 @@ function ContactView({ contact }: { contact: Contact }) {
             </ul>
           )}
         </Section>
-        <Section title={t('contact.subscriptions')} testId="contact-subscriptions">
+        <Section title={t('contact.segments')} testId="contact-segments">
+          {(contact.segments ?? []).length === 0 ? (
+            <p className="muted">{t('contact.noSegments')}</p>
+          ) : (
+            <ul className="plain-list">
+              {(contact.segments ?? []).map((s) => (
+                <li key={s.id} data-testid={`contact-segment-${s.key}`}>
+                  <Link to={`/segments/${s.id}`} className="strong">
+                    {s.name}
+                  </Link>
+                  <div className="muted small" title={fmt.dateTime(s.entered_at)}>
+                    {t('contact.inSegmentSince', { when: fmt.dateTime(s.entered_at) })}
+                  </div>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Section>
+        <Section title={t('contact.computed')} testId="contact-computed">
+          {computed.length === 0 ? (
+            <p className="muted">{t('contact.noComputed')}</p>
+          ) : (
+            <Pairs
+              rows={computed.map(([key, value]) => [
+                computedNames.get(key) ?? key,
+                <span key={key} data-testid={`contact-computed-${key}`} data-value={show(value)}>
+                  {typeof value === 'number' ? fmt.number(value) : show(value)}
+                </span>,
+              ])}
+            />
+          )}
+        </Section>
+        <Section
+          title={t('contact.subscriptions')}
+          testId="contact-subscriptions"
+          wide
+          action={
+            !readOnly && (
+              <button type="button" className="button small" onClick={() => setEditing({ kind: 'subscription' })} data-testid="subscription-add">
+                <Icon name="plus" size={14} />
+                {t('subscription.add')}
+              </button>
+            )
+          }
+        >
           {contact.subscriptions.length === 0 ? (
             <p className="muted">{t('contact.noSubscriptions')}</p>
           ) : (
-            <table className="table compact">
-              <thead>
-                <tr>
-                  <th>{t('contact.sub.name')}</th>
-                  <th>{t('contact.sub.status')}</th>
-                  <th>{t('contact.sub.ends')}</th>
-                  <th>{t('contact.sub.autoRenew')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {contact.subscriptions.map((s) => (
-                  <tr key={s.id}>
-                    <td>{s.name}</td>
-                    <td>{s.status ?? '—'}</td>
-                    <td>{fmt.date(s.end_at)}</td>
-                    <td>{yesNo(s.auto_renew)}</td>
+            <div className="table-scroll">
+              <table className="table compact">
+                <thead>
+                  <tr>
+                    <th>{t('contact.sub.name')}</th>
+                    <th>{t('contact.sub.status')}</th>
+                    <th>{t('contact.sub.ends')}</th>
+                    <th>{t('contact.sub.autoRenew')}</th>
+                    <th>
+                      <span className="visually-hidden">{t('segments.col.actions')}</span>
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {contact.subscriptions.map((s) => {
+                    const endDay = instantToDay(s.end_at, zone);
+                    const endIn = endDay ? daysFromToday(endDay, zone) : null;
+                    return (
+                      <tr key={s.id} data-testid={`subscription-${s.id}`}>
+                        <td>
+                          <span className="strong">{s.name}</span>
+                          {s.start_at && <span className="subscription-note">{t('subscription.since', { when: fmt.date(s.start_at) })}</span>}
+                        </td>
+                        <td>{s.status || '—'}</td>
+                        <td>
+                          {fmt.date(s.end_at)}
+                          {endIn !== null && (
+                            <span className="subscription-note" data-testid={`subscription-${s.id}-ends-in`}>
+                              {endIn > 0 ? t('subscription.endsIn', { count: endIn }) : endIn === 0 ? t('subscription.endsToday') : t('subscription.ended', { count: -endIn })}
+                            </span>
+                          )}
+                        </td>
+                        <td>
+                          <AutoRenewSwitch subscription={s} disabled={readOnly} onChange={(on) => setAutoRenew(s, on)} />
+                          {!s.auto_renew && s.auto_renew_before && <span className="subscription-note">{t('subscription.wasOn')}</span>}
+                        </td>
+                        <td>
+                          <div className="row-actions">
+                          {!readOnly && (
+                            <>
+                              <button
+                                type="button"
+                                className="icon-button"
+                                aria-label={t('subscription.editOne', { name: s.name })}
+                                onClick={() => setEditing({ kind: 'subscription', subscription: s })}
+                                data-testid={`subscription-${s.id}-edit`}
+                              >
+                                <Icon name="pencil" size={14} />
+                              </button>
+                              <button
+                                type="button"
+                                className="icon-button"
+                                aria-label={t('subscription.removeOne', { name: s.name })}
+                                onClick={() => setEditing({ kind: 'removeSubscription', subscription: s })}
+                                data-testid={`subscription-${s.id}-remove`}
+                              >
+                                <Icon name="trash" size={14} />
+                              </button>
+                            </>
+                          )}
+                          </div>
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
           )}
         </Section>
         <Section title={t('contact.timeline')} testId="contact-timeline">
@@ -155,6 +290,135 @@ function ContactView({ contact }: { contact: Contact }) {
           <LoadMore list={events} />
         </Section>
       </div>
+      {editing?.kind === 'contact' && (
+        <ContactFormDialog
+          contact={contact}
+          onClose={() => setEditing(null)}
+          onSave={async (body) => {
+            await contacts.update(contact.id, body);
+            toast(t('contact.saved'));
+            reload();
+          }}
+        />
+      )}
+      {editing?.kind === 'delete' && (
+        <ConfirmDialog
+          title={t('contact.deleteTitle', { name: title })}
+          body={t('contact.deleteBody')}
+          confirm={t('contact.deleteConfirm')}
+          testId="contact-delete-dialog"
+          onClose={() => setEditing(null)}
+          onConfirm={async () => {
+            await contacts.remove(contact.id);
+            toast(t('contact.deleted', { name: title }));
+            navigate('/contacts');
+          }}
+        />
+      )}
+      {editing?.kind === 'subscription' && (
+        <SubscriptionDialog
+          subscription={editing.subscription}
+          timezone={contact.timezone}
+          packages={vocabulary?.packages ?? []}
+          onClose={() => setEditing(null)}
+          onSave={async (body) => {
+            if (editing.subscription) await contacts.updateSubscription(contact.id, editing.subscription.id, body);
+            else await contacts.addSubscription(contact.id, body);
+            toast(t('subscription.saved', { name: body.name ?? '' }));
+            reload();
+          }}
+        />
+      )}
+      {editing?.kind === 'removeSubscription' && (
+        <ConfirmDialog
+          title={t('subscription.removeTitle', { name: editing.subscription.name })}
+          body={t('subscription.removeBody')}
+          confirm={t('subscription.remove')}
+          testId="subscription-remove-dialog"
+          onClose={() => setEditing(null)}
+          onConfirm={async () => {
+            await contacts.removeSubscription(contact.id, editing.subscription.id);
+            toast(t('subscription.removed', { name: editing.subscription.name }));
+            reload();
+          }}
+        />
+      )}
     </main>
+  );
+}
+
+/** Auto-renew on/off in the list: switches at once, saves, and goes back (with the reason) if refused. */
+function AutoRenewSwitch({ subscription, disabled, onChange }: { subscription: Subscription; disabled: boolean; onChange(on: boolean): Promise<void> }) {
+  const { t } = useTranslation();
+  const [on, setOn] = useState(subscription.auto_renew);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => setOn(subscription.auto_renew), [subscription.auto_renew]);
+  const change = (next: boolean) => {
+    setOn(next);
+    setBusy(true);
+    onChange(next).then(
+      () => setBusy(false),
+      (err: unknown) => {
+        setOn(!next);
+        setBusy(false);
+        toast((err as Error).message, 'error');
+      },
+    );
+  };
+  return (
+    <label className="switch-row">
+      <input
+        type="checkbox"
+        checked={on}
+        disabled={disabled || busy}
+        onChange={(e) => change(e.target.checked)}
+        aria-label={t('subscription.autoRenewFor', { name: subscription.name })}
+        data-testid={`subscription-${subscription.id}-auto-renew`}
+      />
+      <span>{on ? t('common.yes') : t('common.no')}</span>
+    </label>
+  );
+}
+
+/** A destructive action, confirmed: the dialog stays open with the reason if the server refuses. */
+function ConfirmDialog({ title, body, confirm, testId, onClose, onConfirm }: { title: string; body: string; confirm: string; testId: string; onClose(): void; onConfirm(): Promise<void> }) {
+  const { t } = useTranslation();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await onConfirm();
+      onClose();
+    } catch (err) {
+      setError((err as Error).message);
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={title}
+      onClose={onClose}
+      onSubmit={run}
+      testId={testId}
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>
+            {t('common.cancel')}
+          </button>
+          <button type="submit" className="button primary danger-fill" disabled={busy} data-testid={`${testId}-confirm`}>
+            {confirm}
+          </button>
+        </>
+      }
+    >
+      <p className="danger-note">{body}</p>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+    </Dialog>
   );
 }

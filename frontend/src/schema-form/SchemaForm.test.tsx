@@ -15,6 +15,9 @@ const vocabulary: Vocabulary = {
   attributes: ['plan'],
   tags: ['vip'],
   templates: [{ key: 'tpl_welcome', name: 'Welcome' }],
+  segments: [{ key: 'streaming_active', name: 'Streaming active' }],
+  computed: [{ key: 'rentals_30d', name: 'Rentals in the last 30 days' }],
+  packages: ['Streaming', 'Cinema'],
 };
 
 /** The form as the panel uses it: controlled, reporting every change. */
@@ -77,11 +80,54 @@ describe('SchemaForm', () => {
     expect(onChange).toHaveBeenLastCalledWith({ rule: { kind: 'all', rules: [{ kind: 'tag', present: true, tag: 'vip' }] } });
   });
 
-  it('offers the workspace vocabulary named by x-source', () => {
-    render(<Harness type="send" initial={{ channel: 'email' }} onChange={vi.fn()} />);
-    const list = screen.getByTestId('field-config.template-options');
-    expect(field('config.template').getAttribute('list')).toBe(list.id);
-    expect([...list.querySelectorAll('option')].map((o) => [o.value, o.label])).toEqual([['tpl_welcome', 'Welcome']]);
+  it('offers the workspace vocabulary named by x-source, by name, storing the key', () => {
+    const onChange = vi.fn();
+    render(<Harness type="send" initial={{ channel: 'email' }} onChange={onChange} />);
+    const picker = field('config.template');
+    expect(picker.tagName).toBe('SELECT');
+    expect([...picker.querySelectorAll('option')].map((o) => [o.value, o.textContent])).toEqual([
+      ['', 'Choose…'],
+      ['tpl_welcome', 'Welcome'],
+    ]);
+    fireEvent.change(picker, { target: { value: 'tpl_welcome' } });
+    expect(onChange).toHaveBeenLastCalledWith({ channel: 'email', template: 'tpl_welcome' });
+    expect(screen.getByTestId('field-config.template-open')).toBeTruthy();
+  });
+
+  it('picks segments by name for the segment blocks and rules, and flags a key that is gone', () => {
+    const onChange = vi.fn();
+    render(<Harness type="trigger.segment" initial={{ segment: 'gone', when: 'enters', include_existing: false }} onChange={onChange} />);
+    const picker = field('config.segment');
+    expect([...picker.querySelectorAll('option')].map((o) => o.textContent)).toEqual(['Choose…', 'Streaming active', 'gone (not found)']);
+    expect(screen.getByTestId('field-config.segment-missing')).toBeTruthy();
+    fireEvent.change(picker, { target: { value: 'streaming_active' } });
+    expect(onChange).toHaveBeenLastCalledWith({ segment: 'streaming_active', when: 'enters', include_existing: false });
+    expect(field('config.when').textContent).toContain('enters the segment');
+  });
+
+  it('offers plain names (events, packages) as suggestions while typing', () => {
+    render(<Harness type="condition" initial={{ rule: { kind: 'subscription', names: ['Streaming'] } }} onChange={vi.fn()} />);
+    const input = field('config.rule.names.0');
+    const list = document.getElementById(input.getAttribute('list') ?? '');
+    expect([...(list?.querySelectorAll('option') ?? [])].map((o) => o.value)).toEqual(['Streaming', 'Cinema']);
+  });
+
+  it('edits subscription day counts with the calendar date they mean', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date(2026, 11, 3, 9, 0));
+    const onChange = vi.fn();
+    render(<Harness type="condition" initial={{ rule: { kind: 'subscription', names: [], ends_in: null } }} onChange={onChange} />);
+    fireEvent.change(field('config.rule.ends_in.op'), { target: { value: 'exactly' } });
+    fireEvent.change(field('config.rule.ends_in.days'), { target: { value: '7' } });
+    expect(onChange).toHaveBeenLastCalledWith({ rule: { kind: 'subscription', names: [], ends_in: { op: 'exactly', days: 7, to_days: null } } });
+    const hint = screen.getByTestId('field-config.rule.ends_in-hint').textContent ?? '';
+    expect(hint).toContain('Ends on Thu, Dec 10, 2026');
+    expect(hint).toContain('today is Dec 3');
+    fireEvent.change(field('config.rule.ends_in.op'), { target: { value: '' } });
+    expect(onChange).toHaveBeenLastCalledWith({ rule: { kind: 'subscription', names: [], ends_in: null } });
+    // The older single-name field is not offered on a new rule.
+    expect(screen.queryByTestId('field-config.rule.name')).toBeNull();
+    vi.useRealTimers();
   });
 
   it('shows server problems on the field they point at', () => {

@@ -1,12 +1,15 @@
 /** The widgets of the schema form. `Field` picks one from the schema's shape (see `shapeOf`). */
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
+import type { NamedRef } from '../api/types';
 import { Icon } from '../components/Icon';
 import { InlineText } from '../components/InlineText';
 import { useFormContext } from './context';
 import { formatDuration, parseDuration, SECONDS, toFriendly, UNITS, type Unit } from './duration';
 import { enumLabel, fieldTitle, variantLabel } from './labels';
-import { checkValue, defaultValue, deref, shapeOf, type JsonSchema, type LocalError, type Shape } from './schema';
+import { DayRangeControl } from './DayRange';
+import './schema-form.css';
+import { checkValue, defaultValue, deref, isNamedSource, shapeOf, type JsonSchema, type LocalError, type NamedSource, type Shape } from './schema';
 
 type Obj = Record<string, unknown>;
 
@@ -18,9 +21,12 @@ interface ControlProps<T = unknown> {
   id: string;
   /** Empty input means null (nullable fields) rather than "left out". */
   nullable?: boolean;
+  /** The property name, for labels whose meaning depends on it. */
+  name?: string;
 }
 
 const isObj = (value: unknown): value is Obj => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isEmpty = (value: unknown) => value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
 const testId = (path: string, suffix = '') => `field-${path}${suffix}`;
 const emptyValue = (nullable?: boolean) => (nullable ? null : undefined);
 
@@ -31,7 +37,8 @@ export function ObjectFields({ schema, value, onChange, path, skip }: { schema: 
   return (
     <>
       {Object.entries(schema.properties ?? {})
-        .filter(([name]) => name !== skip)
+        // Older forms of a field stay editable where a saved config uses them, and are offered nowhere else.
+        .filter(([name, prop]) => name !== skip && !(prop.deprecated && isEmpty(current[name])))
         .map(([name, prop]) => (
           <Field
             key={name}
@@ -76,9 +83,14 @@ export function Field({ name, schema: raw, required, value, onChange, path, labe
   const local = isScalar(shape, root) ? checkValue(scalarSchema, value, required && shape.kind !== 'nullable') : null;
   // The server often says what the local check says ("Required."): each message once.
   const messages = [...new Set([...(local ? [localMessage(t, local)] : []), ...serverProblems])];
-  const grouped = isGroup(shape, root);
+  const dayRange = schema['x-widget'] === 'day-range';
+  const grouped = isGroup(shape, root) && !dayRange;
 
-  const control = <Control shape={shape} schema={schema} value={value} onChange={onChange} path={path} id={id} />;
+  const control = dayRange ? (
+    <DayRangeControl measure={schema['x-days'] ?? 'length'} value={value} onChange={onChange} path={path} id={id} />
+  ) : (
+    <Control shape={shape} schema={schema} value={value} onChange={onChange} path={path} id={id} name={name} />
+  );
   return (
     <div className={`field${grouped ? ' field-group' : ''}${messages.length ? ' invalid' : ''}`} data-field={path}>
       {shape.kind === 'boolean' ? (
@@ -200,7 +212,7 @@ function EnumControl({ values, labels, optional, ...props }: { values: unknown[]
       {(optional || index < 0) && <option value="">{t('form.choose')}</option>}
       {values.map((v, i) => (
         <option key={String(v)} value={String(i)}>
-          {enumLabel(t, v, labels)}
+          {enumLabel(t, v, labels, props.name)}
         </option>
       ))}
     </select>
@@ -262,12 +274,10 @@ function StringControl({ schema, ...props }: { schema: JsonSchema } & ControlPro
     return <textarea id={props.id} className="input textarea" value={text} onChange={(e) => set(e.target.value)} data-testid={testId(props.path)} rows={5} />;
   }
   const source = schema['x-source'];
-  const options =
-    source === 'templates'
-      ? (vocabulary?.templates ?? []).map((tpl) => ({ value: tpl.key, label: tpl.name }))
-      : source
-        ? (vocabulary?.[source] ?? []).map((name) => ({ value: name, label: '' }))
-        : [];
+  if (isNamedSource(source) && vocabulary) {
+    return <NamedPicker source={source} refs={vocabulary[source] ?? []} {...props} />;
+  }
+  const options = source && !isNamedSource(source) ? (vocabulary?.[source] ?? []).map((name) => ({ value: name, label: '' })) : [];
   return (
     <>
       <input
@@ -288,7 +298,48 @@ function StringControl({ schema, ...props }: { schema: JsonSchema } & ControlPro
           ))}
         </datalist>
       )}
-      {source === 'templates' && text && options.some((o) => o.value === text) && <TemplateLink templateKey={text} testId={testId(props.path, '-open')} />}
+    </>
+  );
+}
+
+/** A template, segment or computed property: chosen by its name, stored by its key. A key the workspace
+ * no longer has (deleted, or from another workspace's template) stays selected and says so. */
+function NamedPicker({ source, refs, ...props }: { source: NamedSource; refs: readonly NamedRef[] } & ControlProps<string | null | undefined>) {
+  const { t } = useTranslation();
+  const current = props.value ?? '';
+  const known = refs.some((ref) => ref.key === current);
+  // Two things of one name are told apart by their keys.
+  const names = new Map<string, number>();
+  refs.forEach((ref) => names.set(ref.name, (names.get(ref.name) ?? 0) + 1));
+  return (
+    <>
+      <select
+        id={props.id}
+        className="select"
+        value={current}
+        onChange={(e) => props.onChange(e.target.value === '' ? emptyValue(props.nullable) : e.target.value)}
+        data-testid={testId(props.path)}
+        data-source={source}
+      >
+        <option value="">{refs.length ? t('form.choose') : t(`form.noneYet.${source}`)}</option>
+        {refs.map((ref) => (
+          <option key={ref.key} value={ref.key}>
+            {(names.get(ref.name) ?? 0) > 1 ? `${ref.name} (${ref.key})` : ref.name}
+          </option>
+        ))}
+        {current && !known && <option value={current}>{t('form.missingKey', { key: current })}</option>}
+      </select>
+      {current && !known && (
+        <p className="field-hint warn-text" data-testid={testId(props.path, '-missing')}>
+          {t(`form.missing.${source}`, { key: current })}
+        </p>
+      )}
+      {source === 'templates' && known && <TemplateLink templateKey={current} testId={testId(props.path, '-open')} />}
+      {source === 'computed' && known && (
+        <p className="field-hint">
+          {t('form.computedInTemplates')} <code>{`{{ contact.computed.${current} }}`}</code>
+        </p>
+      )}
     </>
   );
 }
@@ -474,7 +525,7 @@ function MapControl({ values, schema, ...props }: { values: JsonSchema | null; s
   const [newKey, setNewKey] = useState('');
   const listId = useId();
   const source = schema['x-source'];
-  const suggestions = source && source !== 'templates' ? (vocabulary?.[source] ?? []) : [];
+  const suggestions = source && !isNamedSource(source) ? (vocabulary?.[source] ?? []) : [];
   const add = () => {
     const key = newKey.trim();
     if (!key || key in current) return;

@@ -8,10 +8,13 @@ export function fieldTitle(t: TFunction, schema: JsonSchema, name: string): stri
   return t(`schema.field.${name}`, { defaultValue: humanize(name) });
 }
 
-export function enumLabel(t: TFunction, value: unknown, labels?: Record<string, string>): string {
+/** `field`: the property the value belongs to, for values whose meaning depends on it
+ * (`schema.enumOf.until.in` "in the segment" rather than the operator `schema.enum.in` "is one of"). */
+export function enumLabel(t: TFunction, value: unknown, labels?: Record<string, string>, field?: string): string {
   const key = String(value);
   if (labels?.[key]) return labels[key];
-  return t(`schema.enum.${key}`, { defaultValue: humanize(key) });
+  const general = t(`schema.enum.${key}`, { defaultValue: humanize(key) });
+  return field ? t(`schema.enumOf.${field}.${key}`, { defaultValue: general }) : general;
 }
 
 export function variantLabel(t: TFunction, tag: string): string {

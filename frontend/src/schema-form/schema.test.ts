@@ -24,7 +24,7 @@ describe('shapeOf', () => {
     expect(shape.kind).toBe('union');
     if (shape.kind !== 'union') return;
     expect(shape.property).toBe('kind');
-    expect(shape.variants.map((v) => v.tag)).toEqual(['all', 'any', 'not', 'attribute', 'tag', 'event', 'reachable', 'subscription']);
+    expect(shape.variants.map((v) => v.tag)).toEqual(['all', 'any', 'not', 'attribute', 'tag', 'event', 'reachable', 'subscription', 'segment', 'computed']);
     expect(shape.variants[5]!.schema.properties!.event!['x-source']).toBe('events');
   });
 
@@ -59,6 +59,7 @@ describe('defaultValue', () => {
   it('uses defaults, pins required tags and leaves required scalars out', () => {
     expect(defaultValue(blockType('send').config_schema, blockType('send').config_schema)).toEqual({
       channel: 'email',
+      fallback: ['email', 'push', 'sms', 'wechat'],
       marketing: true,
     });
     expect(defaultValue(condition, condition)).toEqual({ rule: { kind: 'all', rules: [] } });

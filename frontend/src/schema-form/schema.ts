@@ -29,12 +29,27 @@ export interface JsonSchema {
   maxLength?: number;
   minItems?: number;
   maxItems?: number;
+  /** Values come from the workspace's vocabulary (`GET /api/vocabulary`) of this name. */
   'x-source'?: VocabularySource;
-  'x-widget'?: 'textarea';
+  'x-widget'?: 'textarea' | 'day-range';
+  /** With `x-widget: day-range`: what the day count measures, so the form can show the date it means. */
+  'x-days'?: DayMeasure;
   'x-enum-labels'?: Record<string, string>;
+  /** Still accepted, no longer offered: the form shows such a field only while it has a value. */
+  deprecated?: boolean;
 }
 
-export type VocabularySource = 'events' | 'attributes' | 'tags' | 'templates';
+export type DayMeasure = 'until_end' | 'since_start' | 'length';
+
+/** Vocabularies of things named by a key and shown by their name: the form shows the name, stores the key. */
+export const NAMED_SOURCES = ['templates', 'segments', 'computed'] as const;
+export type NamedSource = (typeof NAMED_SOURCES)[number];
+/** Vocabularies of plain names (suggested while typing). */
+export type NameSource = 'events' | 'attributes' | 'tags' | 'packages';
+export type VocabularySource = NamedSource | NameSource;
+
+export const isNamedSource = (source: VocabularySource | undefined): source is NamedSource =>
+  source !== undefined && (NAMED_SOURCES as readonly string[]).includes(source);
 
 /** Follow a local `$ref` (`#/$defs/Name`) against the root schema; anything else is returned as is. */
 export function deref(schema: JsonSchema, root: JsonSchema): JsonSchema {
