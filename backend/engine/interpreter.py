@@ -18,6 +18,7 @@ from backend.engine.sdk import (
     AddTags,
     Contact,
     Effect,
+    Event,
     EventQuery,
     Exit,
     Go,
@@ -72,6 +73,10 @@ class StepFailure(msgspec.Struct, kw_only=True):
     arrived: bool
     """True when it reached the node in this tick (the wait it left is no longer its own)."""
     state: dict[str, Any] | None
+    event: Event | None = None
+    """The event that woke it, kept so that a retry runs the same step again."""
+    pending: list[Event] = []
+    """Later events of the same request not applied yet (see ``Item.pending``), kept for the retry."""
     error_type: str
     error_message: str
     exception: BaseException | None = None
@@ -368,6 +373,8 @@ def _fail(result: Result, cursor: Cursor, node_id: str, error: BaseException) ->
             entered_at=cursor.entered_at,
             arrived=cursor.fresh,
             state=cursor.state or None,
+            event=cursor.event,
+            pending=cursor.pending,
             error_type=error_type,
             error_message=message,
             exception=error,

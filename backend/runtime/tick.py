@@ -602,8 +602,10 @@ class Ticker:
 def _park(fast: FastSQL, failed: list[tuple[int, int, Result]], now: datetime) -> None:
     """Enrollments whose block raised stop on that block with status ``failed`` and the error, out of
     the claim (which takes only ``active`` rows) until an operator retries them (see
-    ``backend.runtime.failures.retry``). An enrollment that failed on the block it was claimed on keeps
-    its wait event and the event that woke it, so a retry runs the very same step again."""
+    ``backend.runtime.failures.retry``). They keep the event that woke them and the request's events not
+    applied yet, and one that failed on the block it was claimed on keeps what it waits for, so a retry
+    runs the very same step again."""
+    to_builtins = msgspec.to_builtins
     rows = []
     for journey_id, version_id, result in failed:
         by_node: dict[str, list] = {}
@@ -614,10 +616,11 @@ def _park(fast: FastSQL, failed: list[tuple[int, int, Result]], now: datetime) -
                     f.node_id,
                     fast.dt(f.entered_at),
                     None if f.state is None else fast.json(f.state),
+                    None if f.event is None else fast.json(to_builtins(f.event)),
+                    fast.json(to_builtins(f.pending)) if f.pending else None,
                     f.error_type,
                     f.error_message,
                     fast.dt(now),
-                    f.arrived,
                     f.arrived,
                     f.enrollment_id,
                 )
@@ -635,10 +638,9 @@ def _park(fast: FastSQL, failed: list[tuple[int, int, Result]], now: datetime) -
                 exc_info=first.exception,
             )
     fast.many(
-        "UPDATE enrollments SET node_id = ?, node_entered_at = ?, state = ?::jsonb, status = 'failed', due_at = NULL,"
-        " error_type = ?, error_message = ?, failed_at = ?,"
-        " wait_event = CASE WHEN ? THEN NULL ELSE wait_event END,"
-        " wake_event = CASE WHEN ? THEN NULL ELSE wake_event END"
+        "UPDATE enrollments SET node_id = ?, node_entered_at = ?, state = ?::jsonb, wake_event = ?::jsonb,"
+        " pending_events = ?::jsonb, status = 'failed', due_at = NULL, error_type = ?, error_message = ?,"
+        " failed_at = ?, wait_event = CASE WHEN ? THEN NULL ELSE wait_event END"
         " WHERE id = ?",
         rows,
     )
