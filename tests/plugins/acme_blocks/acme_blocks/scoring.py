@@ -29,6 +29,17 @@ class LeadScore(BlockType):
     icon = "tag"
     category = "action"
     Config = LeadScoreConfig
+    translations = {
+        "zh-CN": {"label": "线索评分", "description": "把一个属性除以另一个属性的结果写入属性（如每次访问的收入）。"},
+        "es": {
+            "label": "Puntuar lead",
+            "description": "Guarda un atributo dividido por otro (p. ej., ingresos por visita).",
+        },
+        "pl": {
+            "label": "Oceń leada",
+            "description": "Zapisuje atrybut podzielony przez inny (np. przychód na wizytę).",
+        },
+    }
 
     def step(self, config: LeadScoreConfig, item: Item, ctx: StepContext) -> Outcome:
         attributes = item.contact.attributes
@@ -48,6 +59,11 @@ class PlanSignup(BlockType):
     category = "trigger"
     trigger = "event"
     Config = PlanSignupConfig
+    translations = {
+        "zh-CN": {"label": "注册了套餐", "description": "当 “signup” 事件指明此套餐时，联系人进入旅程。"},
+        "es": {"label": "Se suscribió a un plan", "description": "Entran cuando un evento “signup” nombra este plan."},
+        "pl": {"label": "Wykupił plan", "description": "Kontakty wchodzą, gdy zdarzenie „signup” wskazuje ten plan."},
+    }
 
     def matches(self, config: PlanSignupConfig, event: Event) -> bool:
         return event.name == "signup" and event.properties["plan"].lower() == config.plan  # the bug: no plan
