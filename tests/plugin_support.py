@@ -26,3 +26,17 @@ def env_with_plugin(target: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH")]))
     return env
+
+
+def acme_registry(target: Path):
+    """The block registry of a process that has the example package installed, loaded through the
+    ``waymark.blocks`` entry points in this very process: the package directory is on ``sys.path`` only
+    while the entry points are read (its modules stay imported), so other tests in the process still
+    see a registry without it."""
+    from backend.engine.registry import load_entry_points
+
+    sys.path.insert(0, str(target))
+    try:
+        return load_entry_points()
+    finally:
+        sys.path.remove(str(target))

@@ -17,6 +17,7 @@ from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import bad_request
+from backend.api.journeys import BlockError
 from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from backend.audience import segments
 from backend.contacts import people
@@ -101,6 +102,8 @@ class ContactJourney(msgspec.Struct, kw_only=True):
     status: str
     entered_at: datetime
     finished_at: datetime | None
+    error: BlockError | None = None
+    """With status ``failed``: what the block ``node_id`` raised; the contact waits there for a retry."""
 
 
 class ContactSegment(msgspec.Struct, kw_only=True):
@@ -258,6 +261,9 @@ def contact_out(conn: sa.Connection, services: Services, row: Any) -> ContactOut
             Enrollment.status,
             Enrollment.entered_at,
             Enrollment.finished_at,
+            Enrollment.error_type,
+            Enrollment.error_message,
+            Enrollment.failed_at,
         )
         .join(Journey, Journey.id == Enrollment.journey_id)
         .where(Enrollment.workspace_id == row.workspace_id, Enrollment.contact_id == row.id)
@@ -274,6 +280,9 @@ def contact_out(conn: sa.Connection, services: Services, row: Any) -> ContactOut
             status=e.status,
             entered_at=e.entered_at,
             finished_at=e.finished_at,
+            error=BlockError(e.error_type, e.error_message or "", e.failed_at)
+            if e.status == "failed" and e.error_type and e.failed_at
+            else None,
         )
         for e in enrollments
     ]

@@ -18,7 +18,7 @@ from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cu
 from backend.db.models import Contact, Enrollment, Journey, JourneyVersion, NodeCounter, StepLog, User
 from backend.engine.graph import empty_graph
 from backend.engine.validation import GraphInvalid, Problem, validate
-from backend.runtime import publishing, readiness
+from backend.runtime import failures, publishing, readiness
 from backend.runtime.enroll import enroll
 from backend.services import Services
 
@@ -102,10 +102,22 @@ class ValidationResult(msgspec.Struct):
     problems: list[ProblemItem]
 
 
-class NodeStats(msgspec.Struct):
+class BlockError(msgspec.Struct):
+    """What a block's step raised for a contact, which is parked on the block until retried."""
+
+    type: str
+    message: str
+    at: datetime
+
+
+class NodeStats(msgspec.Struct, omit_defaults=True):
     waiting: int
     passed: int
     outcomes: dict[str, int]
+    """Counts per outcome since publishing; ``error`` counts every time the block raised."""
+    failed: int = 0
+    """Contacts parked on this block now because its step raised (see ``POST …/retry-failed``)."""
+    last_error: BlockError | None = None
 
 
 class JourneyStats(msgspec.Struct):
@@ -116,6 +128,7 @@ class JourneyStats(msgspec.Struct):
     exited: int
     control: int
     converted: int
+    failed: int = 0
 
 
 class NodeContact(msgspec.Struct):
@@ -124,6 +137,18 @@ class NodeContact(msgspec.Struct):
     email: str | None
     entered_at: datetime
     due_at: datetime | None = None
+    error: BlockError | None = None
+
+
+class RetryRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    node_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    """Only the contacts parked on this block."""
+    contact_ids: Annotated[list[int], msgspec.Meta(max_length=10_000)] = []
+    """Only these contacts."""
+
+
+class RetryResponse(msgspec.Struct):
+    retried: int
 
 
 class EnrollResponse(msgspec.Struct):
@@ -506,8 +531,13 @@ class JourneyController(Controller):
             for node_id, outcome, count in counters:
                 stats = node(node_id)
                 stats.outcomes[outcome] = count
-                if outcome != "wait":
+                if outcome != "wait" and outcome != "error":
                     stats.passed += count
+            for node_id, parked in failures.node_failures(session.connection(), journey_id).items():
+                stats = node(node_id)
+                stats.failed = parked.count
+                if parked.error_type is not None and parked.failed_at is not None:
+                    stats.last_error = BlockError(parked.error_type, parked.error_message or "", parked.failed_at)
             totals = dict(
                 session.execute(
                     sa.select(Enrollment.status, sa.func.count())
@@ -528,6 +558,7 @@ class JourneyController(Controller):
             exited=totals.get("exited", 0),
             control=totals.get("control", 0),
             converted=converted,
+            failed=totals.get("failed", 0),
         )
 
     @get("/{journey_id:int}/nodes/{node_id:str}/contacts", sync_to_thread=True, summary="Contacts on a block")
@@ -541,12 +572,12 @@ class JourneyController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[NodeContact]:
-        if status not in ("waiting", "passed"):
-            raise bad_request("/query/status", "status must be 'waiting' or 'passed'")
+        if status not in ("waiting", "passed", "failed"):
+            raise bad_request("/query/status", "status must be 'waiting', 'passed' or 'failed'")
         after = decode_cursor(cursor)
         with services.reading() as session:
             _journey(session, principal, journey_id)
-            if status == "waiting":
+            if status in ("waiting", "failed"):
                 query = (
                     sa.select(
                         Enrollment.id,
@@ -555,12 +586,15 @@ class JourneyController(Controller):
                         Contact.email,
                         Enrollment.node_entered_at,
                         Enrollment.due_at,
+                        Enrollment.error_type,
+                        Enrollment.error_message,
+                        Enrollment.failed_at,
                     )
                     .join(Contact, Contact.id == Enrollment.contact_id)
                     .where(
                         Enrollment.journey_id == journey_id,
                         Enrollment.node_id == node_id,
-                        Enrollment.status == "active",
+                        Enrollment.status == ("active" if status == "waiting" else "failed"),
                     )
                     .order_by(Enrollment.id.desc())
                 )
@@ -568,16 +602,72 @@ class JourneyController(Controller):
                     query = query.where(Enrollment.id < after)
             else:
                 query = (
-                    sa.select(StepLog.id, Contact.id, Contact.external_id, Contact.email, StepLog.at, sa.null())
+                    sa.select(
+                        StepLog.id,
+                        Contact.id,
+                        Contact.external_id,
+                        Contact.email,
+                        StepLog.at,
+                        sa.null(),
+                        sa.null(),
+                        sa.null(),
+                        sa.null(),
+                    )
                     .join(Contact, Contact.id == StepLog.contact_id)
-                    .where(StepLog.journey_id == journey_id, StepLog.node_id == node_id, StepLog.outcome != "wait")
+                    .where(
+                        StepLog.journey_id == journey_id,
+                        StepLog.node_id == node_id,
+                        StepLog.outcome.not_in(("wait", "error")),
+                    )
                     .order_by(StepLog.id.desc())
                 )
                 if after is not None:
                     query = query.where(StepLog.id < after)
             rows = session.execute(query.limit(limit + 1)).all()
-        items = [NodeContact(cid, ext, email, at, due) for _, cid, ext, email, at, due in rows[:limit]]
+        items = [
+            NodeContact(
+                cid,
+                ext,
+                email,
+                at,
+                due,
+                BlockError(error_type, error_message or "", failed_at) if error_type and failed_at else None,
+            )
+            for _, cid, ext, email, at, due, error_type, error_message, failed_at in rows[:limit]
+        ]
         return Page(items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None)
+
+    @post(
+        "/{journey_id:int}/retry-failed",
+        sync_to_thread=True,
+        status_code=200,
+        summary="Retry contacts parked on a block because its step raised",
+        description="Puts them back on the block they failed on, due now: the step runs again on the next tick"
+        " (on the journey's current version when it was republished with that block). With an empty object,"
+        " every parked contact of the journey; narrow it with node_id and/or contact_ids.",
+    )
+    def retry_failed(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        journey_id: FromPath[int],
+        data: JSONBody[RetryRequest],
+    ) -> RetryResponse:
+        now = services.clock.now()
+        with services.sessions.begin() as session:
+            _journey(session, principal, journey_id)
+            conn = session.connection()
+            retried = failures.retry(
+                conn,
+                workspace_id=principal.workspace_id,
+                journey_id=journey_id,
+                now=now,
+                node_id=data.node_id,
+                contact_ids=data.contact_ids,
+            )
+            if retried:
+                services.waker.notify(conn)
+        return RetryResponse(retried)
 
     @post("/{journey_id:int}/enrollments", sync_to_thread=True, status_code=200, summary="Enroll contacts by hand")
     def enroll_contacts(

@@ -257,7 +257,8 @@ class Enrollment(Base):
     """The event that woke a waiting enrollment, handed to the step on the next tick."""
     state: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(sa.String(16), default="active")  # active | completed | exited
+    status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    """active | completed | exited | control | failed (a block's step raised: parked until retried)."""
     control: Mapped[bool] = mapped_column(default=False)
     """Held out as a control group member: recorded, but walks no further than the trigger."""
     trigger_key: Mapped[str | None] = mapped_column(sa.String(64))
@@ -269,6 +270,10 @@ class Enrollment(Base):
     pending_events: Mapped[list[Any] | None] = mapped_column(JSONType)
     """Events that arrived in the same request right after the one that started or woke this
     enrollment: applied in order when it next stops, as if they had come one call at a time."""
+    error_type: Mapped[str | None] = mapped_column(sa.String(200))
+    """While ``failed``: the exception the block's step raised (``ValueError``, ``acme_blocks.x.Error``)."""
+    error_message: Mapped[str | None] = mapped_column(sa.Text)
+    failed_at: Mapped[datetime | None]
     __table_args__ = (
         sa.Index(
             "ix_enrollments_due",

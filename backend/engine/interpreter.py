@@ -14,9 +14,11 @@ from typing import Any
 import msgspec
 
 from backend.engine.sdk import (
+    NO_NEEDS,
     AddTags,
     Contact,
     Effect,
+    Event,
     EventQuery,
     Exit,
     Go,
@@ -28,7 +30,7 @@ from backend.engine.sdk import (
     StepContext,
     Wait,
 )
-from backend.engine.validation import CompiledGraph
+from backend.engine.validation import CompiledGraph, CompiledNode
 
 MAX_STEPS_PER_TICK = 64
 """A loop through a zero-length wait could spin forever inside one tick; past this the enrollment is
@@ -60,6 +62,27 @@ class StepRecord(msgspec.Struct, array_like=True, gc=False):
     """The port taken, or ``wait`` / ``exit``."""
 
 
+class StepFailure(msgspec.Struct, kw_only=True):
+    """An enrollment whose step raised: the runtime parks it on ``node_id`` (status ``failed``) with the
+    error, and the rest of the batch moves on."""
+
+    enrollment_id: int
+    contact_id: int
+    node_id: str
+    entered_at: datetime
+    arrived: bool
+    """True when it reached the node in this tick (the wait it left is no longer its own)."""
+    state: dict[str, Any] | None
+    event: Event | None = None
+    """The event that woke it, kept so that a retry runs the same step again."""
+    pending: list[Event] = []
+    """Later events of the same request not applied yet (see ``Item.pending``), kept for the retry."""
+    error_type: str
+    error_message: str
+    exception: BaseException | None = None
+    """The exception itself, with its traceback, for the log; never persisted."""
+
+
 class QueuedMessage(msgspec.Struct, kw_only=True):
     enrollment_id: int
     contact_id: int
@@ -76,6 +99,7 @@ class Result(msgspec.Struct, kw_only=True):
     messages: list[QueuedMessage] = []
     dirty_contacts: dict[int, Contact] = {}
     seconds_per_node: dict[str, float] = {}
+    failures: list[StepFailure] = []
 
 
 def apply_effect(contact: Contact, effect: Effect) -> bool:
@@ -136,9 +160,16 @@ def advance(
             journey_timezone=graph.graph.settings.timezone,
         )
         started = timer() if timer else 0.0
-        outcomes = compiled.block.step_batch(compiled.config, batch, ctx)
-        if len(outcomes) != len(batch):
-            raise RuntimeError(f"block {compiled.block.type} returned {len(outcomes)} outcomes for {len(batch)} items")
+        if compiled.needs_error is None:
+            try:
+                outcomes = compiled.block.step_batch(compiled.config, batch, ctx)
+                if len(outcomes) != len(batch):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for {len(batch)} items")
+            except Exception:
+                # One bad contact must not hold back the others: find the items that fail, one at a time.
+                outcomes = _step_one_by_one(compiled, batch, ctx)
+        else:
+            outcomes = [_Failed(compiled.needs_error)] * len(batch)
 
         next_node = graph.next_node
         # Contacts that reached a wait in this tick and are released at once (a date already past, a zero
@@ -149,7 +180,13 @@ def advance(
             contact = cursor.contact
             kind = type(outcome)
             if kind is not Go and kind is not Wait and kind is not Exit:
-                raise TypeError(f"block {compiled.block.type} returned {outcome!r}, not Go/Wait/Exit")
+                error = (
+                    outcome.error
+                    if kind is _Failed
+                    else TypeError(f"block {compiled.block.type} returned {outcome!r}, not Go/Wait/Exit")
+                )
+                _fail(result, cursor, node_id, error)
+                continue
             if check_pass and kind is Go and (node_id, outcome.port) in next_node and not passable(node_id):
                 transitions.append(
                     Transition(
@@ -279,6 +316,72 @@ def _apply_pending(graph: CompiledGraph, cursor: Cursor, waiting_for: str | None
     return None
 
 
+class _Failed:
+    """In place of an outcome: the step raised ``error`` for this item."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class NeedsFailed(Exception):
+    """A block's ``needs()`` raised, so what its step would read cannot be loaded."""
+
+
+def _step_one_by_one(compiled: CompiledNode, batch: list[Cursor], ctx: StepContext) -> list[Any]:
+    """Step each item on its own (n8n's per-item failure isolation): the outcome, or :class:`_Failed`
+    for each item whose step raises. Only taken after the batch step raised, so the hot path never pays
+    for it."""
+    step_batch = compiled.block.step_batch
+    config = compiled.config
+    outcomes: list[Any] = []
+    for item in batch:
+        try:
+            outcomes_of_one = step_batch(config, [item], ctx)
+            if len(outcomes_of_one) != 1:
+                raise RuntimeError(f"{compiled.block.type} returned {len(outcomes_of_one)} outcomes for 1 item")
+            outcome = outcomes_of_one[0]
+        except Exception as exc:
+            outcome = _Failed(exc)
+        outcomes.append(outcome)
+    return outcomes
+
+
+MAX_ERROR_MESSAGE = 1000
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(type, message) as recorded on a parked enrollment: built-in exceptions by their bare name,
+    others with their module (``acme_blocks.flaky.FlakyError``)."""
+    cls = type(error)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    message = str(error)
+    if len(message) > MAX_ERROR_MESSAGE:
+        message = message[: MAX_ERROR_MESSAGE - 1] + "…"
+    return name, message
+
+
+def _fail(result: Result, cursor: Cursor, node_id: str, error: BaseException) -> None:
+    error_type, message = describe_error(error)
+    result.steps.append(StepRecord(cursor.enrollment_id, cursor.contact.id, node_id, "error"))
+    result.failures.append(
+        StepFailure(
+            enrollment_id=cursor.enrollment_id,
+            contact_id=cursor.contact.id,
+            node_id=node_id,
+            entered_at=cursor.entered_at,
+            arrived=cursor.fresh,
+            state=cursor.state or None,
+            event=cursor.event,
+            pending=cursor.pending,
+            error_type=error_type,
+            error_message=message,
+            exception=error,
+        )
+    )
+
+
 class _Passable:
     """May a contact released by a wait it reached in this tick go on? Only if the blocks behind that wait
     need nothing beyond what the runtime loaded for this batch, ``needs_from(graph, starts)``."""
@@ -319,7 +422,7 @@ def needs_from(graph: CompiledGraph, start_nodes: Iterable[str]) -> Needs:
     while stack:
         node_id = stack.pop()
         compiled = graph.nodes[node_id]
-        needs = compiled.block.needs(compiled.config)
+        needs = _needs_of(compiled)
         subscriptions = subscriptions or needs.subscriptions
         segments = segments or needs.segments
         events.update(needs.events)
@@ -330,3 +433,21 @@ def needs_from(graph: CompiledGraph, start_nodes: Iterable[str]) -> Needs:
                 seen.add(nxt)
                 stack.append(nxt)
     return Needs(subscriptions=subscriptions, events=tuple(sorted(events, key=repr)), segments=segments)
+
+
+def _needs_of(compiled: CompiledNode) -> Needs:
+    """The block's ``needs()``; when it raises (a plug-in's bug), nothing is loaded for it and the node
+    remembers the error, so contacts that reach it are parked with it instead of stepping on data that
+    was never loaded."""
+    try:
+        needs = compiled.block.needs(compiled.config)
+        if type(needs) is not Needs:
+            raise TypeError(f"needs() returned {needs!r}, not Needs")
+    except Exception as exc:
+        error = NeedsFailed(f"needs() raised {describe_error(exc)[0]}: {exc}")
+        error.__cause__ = exc
+        compiled.needs_error = error
+        return NO_NEEDS
+    if compiled.needs_error is not None:
+        compiled.needs_error = None
+    return needs

@@ -36,6 +36,8 @@ class CompiledNode:
     block: BlockType
     config: Any
     ports: tuple[str, ...]
+    needs_error: Exception | None = field(default=None, repr=False, compare=False)
+    """Set while the block's ``needs()`` raises for this config (see ``interpreter.needs_from``)."""
 
 
 @dataclass

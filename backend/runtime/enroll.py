@@ -60,7 +60,7 @@ def enroll(
             if (
                 (trigger_key is not None and key == trigger_key)
                 or reentry == "never"
-                or (reentry == "after_exit" and status == "active")
+                or (reentry == "after_exit" and status in ("active", "failed"))
             ):
                 blocked.add(contact_id)
     percent = graph.settings.control_group_percent

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from backend.db.models import Enrollment, JourneyVersion
 from backend.engine.sdk import Event
 from backend.runtime.enroll import enroll
+from backend.runtime.failures import TriggerChecks
 from backend.runtime.graphs import GraphCache
 from backend.runtime.snapshots import chunks
 
@@ -143,15 +144,17 @@ def _start(conn, cache, workspace_id, ordered, sdk, later, now: datetime, effect
             continue
         rounds: list[dict[str, dict[int, int]]] = []
         seen: dict[int, int] = defaultdict(int)
+        checks = TriggerChecks()  # a plug-in trigger that raises must not fail the ingest
         for index, ev in enumerate(ordered):
             for node_id, node in triggers:
-                if node.block.matches(node.config, sdk[index]):
+                if checks.matches(journey_id, node_id, node, sdk[index]):
                     depth = seen[ev.contact_id]
                     seen[ev.contact_id] += 1
                     while len(rounds) <= depth:
                         rounds.append(defaultdict(dict))
                     rounds[depth][node_id][ev.contact_id] = index
                     break  # one entry per journey per event, even with several matching triggers
+        checks.record(conn, workspace_id)
         goal = compiled.settings.goal
         for by_node in rounds:
             for node_id, firsts in by_node.items():

@@ -136,10 +136,11 @@ def _migrate(session: Session, journey_id: int, version_id: int, node_types: dic
         same = [n["id"] for n in old_graph.get("nodes", []) if node_types.get(n["id"]) == n["type"]]
         if not same:
             continue
+        # Parked (failed) enrollments move too, still parked: a retry then runs the fixed version.
         result = session.execute(
             sa.update(_enr)
-            .where(_enr.c.version_id == old_id, _enr.c.status == "active", _enr.c.node_id.in_(same))
-            .values(version_id=version_id, due_at=now)
+            .where(_enr.c.version_id == old_id, _enr.c.status.in_(("active", "failed")), _enr.c.node_id.in_(same))
+            .values(version_id=version_id, due_at=sa.case((_enr.c.status == "active", now), else_=_enr.c.due_at))
         )
         moved += result.rowcount or 0
     return moved
@@ -176,7 +177,7 @@ def archive(session: Session, journey: Journey, now: datetime) -> int:
     session.execute(sa.update(JourneyVersion).where(JourneyVersion.journey_id == journey.id).values(status="archived"))
     result = session.execute(
         sa.update(_enr)
-        .where(_enr.c.journey_id == journey.id, _enr.c.status == "active")
+        .where(_enr.c.journey_id == journey.id, _enr.c.status.in_(("active", "failed")))
         .values(status="exited", exit_reason="journey archived", finished_at=now, due_at=None, wait_event=None)
     )
     journey.status = "archived"

@@ -331,7 +331,10 @@ class Ticker:
         counters: dict[tuple[int, int, str, str], int] = {}
         outbox: list[tuple] = []
         dirty: dict[int, Contact] = {}
+        failed: list[tuple[int, int, Result]] = []
         for workspace_id, journey_id, version_id, result in results:
+            if result.failures:
+                failed.append((journey_id, version_id, result))
             for t in result.transitions:
                 transitions.add(
                     t.enrollment_id,
@@ -360,6 +363,8 @@ class Ticker:
                 f"UPDATE enrollments SET converted_at = ? WHERE converted_at IS NULL AND id {in_list}",
                 (fast.dt(now), *params),
             )
+        if failed:
+            _park(fast, failed, now)
         lap("transitions")
         self._write_steps(fast, results, counters, now)
         lap("step_log")
@@ -592,6 +597,53 @@ class Ticker:
                 *(list(column) for column in zip(*rows.values, strict=True)),
             ),
         )
+
+
+def _park(fast: FastSQL, failed: list[tuple[int, int, Result]], now: datetime) -> None:
+    """Enrollments whose block raised stop on that block with status ``failed`` and the error, out of
+    the claim (which takes only ``active`` rows) until an operator retries them (see
+    ``backend.runtime.failures.retry``). They keep the event that woke them and the request's events not
+    applied yet, and one that failed on the block it was claimed on keeps what it waits for, so a retry
+    runs the very same step again."""
+    to_builtins = msgspec.to_builtins
+    rows = []
+    for journey_id, version_id, result in failed:
+        by_node: dict[str, list] = {}
+        for f in result.failures:
+            by_node.setdefault(f.node_id, []).append(f)
+            rows.append(
+                (
+                    f.node_id,
+                    fast.dt(f.entered_at),
+                    None if f.state is None else fast.json(f.state),
+                    None if f.event is None else fast.json(to_builtins(f.event)),
+                    fast.json(to_builtins(f.pending)) if f.pending else None,
+                    f.error_type,
+                    f.error_message,
+                    fast.dt(now),
+                    f.arrived,
+                    f.enrollment_id,
+                )
+            )
+        for node_id, failures in by_node.items():
+            first = failures[0]
+            log.error(
+                "block %s of journey %s (version %s) raised for %d contact(s), parked as failed: %s: %s",
+                node_id,
+                journey_id,
+                version_id,
+                len(failures),
+                first.error_type,
+                first.error_message,
+                exc_info=first.exception,
+            )
+    fast.many(
+        "UPDATE enrollments SET node_id = ?, node_entered_at = ?, state = ?::jsonb, wake_event = ?::jsonb,"
+        " pending_events = ?::jsonb, status = 'failed', due_at = NULL, error_type = ?, error_message = ?,"
+        " failed_at = ?, wait_event = CASE WHEN ? THEN NULL ELSE wait_event END"
+        " WHERE id = ?",
+        rows,
+    )
 
 
 _MISSING = object()

@@ -428,8 +428,93 @@ def test_misbehaving_block_is_an_error_not_a_silent_skip(outcomes, error):
         [edge("start", "bad")],
         registry=custom_registry(Broken(outcomes)),
     )
-    with pytest.raises(error, match=r"test\.broken"):
-        advance(graph, [cursor(Contact(id=1))], NOW)
+    result = advance(graph, [cursor(Contact(id=1))], NOW)
+    (failure,) = result.failures
+    assert (failure.node_id, failure.error_type) == ("bad", error.__name__)
+    assert "test.broken" in failure.error_message
+    assert result.transitions == []
+    assert [(s.node_id, s.outcome) for s in result.steps] == [("start", "next"), ("bad", "error")]
+
+
+class RaisesFor(BlockType):
+    """Tags everyone, except that its batch step raises when contact 13 is in the batch."""
+
+    type = "test.raises_for"
+    label = "Raises for one"
+    Config = msgspec.defstruct("RaisesForConfig", [])
+
+    def __init__(self, needs_error: Exception | None = None) -> None:
+        self.needs_error = needs_error
+        self.batch_sizes: list[int] = []
+
+    def needs(self, config):
+        if self.needs_error is not None:
+            raise self.needs_error
+        return super().needs(config)
+
+    def step_batch(self, config, items, ctx):
+        self.batch_sizes.append(len(items))
+        if any(item.contact.id == 13 for item in items):
+            raise ZeroDivisionError("division by zero for contact 13")
+        return [Go("next", effects=(AddTags(["done"]),)) for _ in items]
+
+
+def _raising_graph(block: RaisesFor) -> CompiledGraph:
+    return compile_(
+        [node("start", "trigger.manual"), node("bad", "test.raises_for"), node("after", "tag", {"add": ["after"]})],
+        [edge("start", "bad"), edge("bad", "after")],
+        registry=custom_registry(block),
+    )
+
+
+def test_a_step_that_raises_for_one_contact_parks_that_contact_and_the_batch_moves_on():
+    block = RaisesFor()
+    graph = _raising_graph(block)
+    contacts = [Contact(id=i) for i in (11, 12, 13, 14)]
+    result = advance(graph, [cursor(c) for c in contacts], NOW)
+
+    assert block.batch_sizes == [4, 1, 1, 1, 1]  # the batch, then one by one after it raised
+    (failure,) = result.failures
+    assert (failure.enrollment_id, failure.contact_id, failure.node_id) == (13, 13, "bad")
+    assert (failure.error_type, failure.error_message) == ("ZeroDivisionError", "division by zero for contact 13")
+    assert failure.arrived and failure.entered_at == NOW
+    assert isinstance(failure.exception, ZeroDivisionError)
+    assert steps_of(result, 13) == [("start", "next"), ("bad", "error")]
+    assert all(transition_of(result, i).status == "completed" for i in (11, 12, 14))
+    assert 13 not in {t.enrollment_id for t in result.transitions}
+    assert contacts[0].tags == {"done", "after"} and contacts[2].tags == set()
+
+
+def test_nothing_fails_nothing_is_stepped_twice():
+    block = RaisesFor()
+    result = advance(_raising_graph(block), [cursor(Contact(id=i)) for i in (1, 2, 3)], NOW)
+    assert block.batch_sizes == [3] and result.failures == []
+
+
+def test_a_needs_that_raises_parks_the_contacts_reaching_that_block():
+    block = RaisesFor(needs_error=KeyError("plan"))
+    graph = _raising_graph(block)
+    needs = needs_from(graph, {"start"})
+    assert needs == Needs()
+    assert "needs() raised KeyError" in str(graph.nodes["bad"].needs_error)
+
+    result = advance(graph, [cursor(Contact(id=1)), cursor(Contact(id=2))], NOW)
+    assert block.batch_sizes == []  # never stepped on data that was not loaded
+    assert [(f.node_id, f.error_type) for f in result.failures] == [
+        ("bad", "backend.engine.interpreter.NeedsFailed")
+    ] * 2
+
+    block.needs_error = None  # fixed (e.g. the plug-in was upgraded): the next tick clears the mark
+    needs_from(graph, {"start"})
+    assert graph.nodes["bad"].needs_error is None
+    assert advance(graph, [cursor(Contact(id=1))], NOW).failures == []
+
+
+def test_long_error_messages_are_cut():
+    from backend.engine.interpreter import MAX_ERROR_MESSAGE, describe_error
+
+    name, message = describe_error(ValueError("x" * 5000))
+    assert name == "ValueError" and len(message) == MAX_ERROR_MESSAGE and message.endswith("…")
 
 
 def test_timer_reports_seconds_per_block_type():

@@ -69,9 +69,14 @@ export const journeys = {
   duplicate: (id: number, name?: string) => api.post<Journey>(`${journey(id)}/duplicate`, { name }),
   versions: (id: number | string) => api.get<JourneyVersion[]>(`${journey(id)}/versions`),
   stats: (id: number | string) => api.get<JourneyStats>(`${journey(id)}/stats`),
-  nodeContacts: (id: number | string, nodeId: string, status: 'waiting' | 'passed', cursor?: string | null) =>
+  nodeContacts: (id: number | string, nodeId: string, status: NodeContactStatus, cursor?: string | null) =>
     api.get<Page<NodeContact>>(`${journey(id)}/nodes/${encodeURIComponent(nodeId)}/contacts`, { status, cursor }),
+  /** Put contacts parked by a failing block back on it, due now (all of the journey's, or narrowed). */
+  retryFailed: (id: number | string, only: { node_id?: string; contact_ids?: number[] } = {}) =>
+    api.post<{ retried: number }>(`${journey(id)}/retry-failed`, only),
 };
+
+export type NodeContactStatus = 'waiting' | 'passed' | 'failed';
 
 const contact = (id: number | string) => `/api/contacts/${encodeURIComponent(String(id))}`;
 

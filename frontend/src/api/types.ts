@@ -131,10 +131,20 @@ export interface JourneyVersion {
   graph?: Graph;
 }
 
+/** What a block's step raised for a contact, which is parked on the block until retried. */
+export interface BlockError {
+  type: string;
+  message: string;
+  at: string;
+}
+
 export interface NodeStats {
   waiting: number;
   passed: number;
   outcomes: Record<string, number>;
+  /** Contacts parked on the block now because its step raised (absent when none). */
+  failed?: number;
+  last_error?: BlockError;
 }
 
 export interface JourneyStats {
@@ -143,6 +153,7 @@ export interface JourneyStats {
   active: number;
   completed: number;
   exited: number;
+  failed: number;
 }
 
 export interface NodeContact {
@@ -151,6 +162,7 @@ export interface NodeContact {
   email: string | null;
   entered_at: string;
   due_at: string | null;
+  error?: BlockError | null;
 }
 
 export interface ContactSummary {
@@ -213,8 +225,9 @@ export interface ContactSave {
 }
 
 /** `Contact.journeys[].status` as `backend/api/contacts.py` returns it (`Enrollment.status`); `control`:
- * a control-group member, held out of the journey's messages. Each has an `enrollment.<status>` label. */
-export const ENROLLMENT_STATUSES = ['active', 'completed', 'exited', 'control'] as const;
+ * a control-group member, held out of the journey's messages; `failed`: parked on a block whose step
+ * raised, until retried. Each has an `enrollment.<status>` label. */
+export const ENROLLMENT_STATUSES = ['active', 'completed', 'exited', 'control', 'failed'] as const;
 export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
 
 export interface ContactJourney {
@@ -224,6 +237,7 @@ export interface ContactJourney {
   node_label: string | null;
   status: EnrollmentStatus;
   entered_at: string;
+  error?: BlockError | null;
 }
 
 export interface Contact extends ContactSummary {

@@ -28,6 +28,8 @@ export const BlockNodeView = memo(function BlockNodeView({ id, data, selected }:
   const title = data.label || spec?.label || data.blockType;
   const waiting = stats?.waiting ?? 0;
   const passed = stats?.passed ?? 0;
+  const failed = stats?.failed ?? 0;
+  const lastError = stats?.last_error;
 
   return (
     <div
@@ -70,6 +72,22 @@ export const BlockNodeView = memo(function BlockNodeView({ id, data, selected }:
           <Icon name="check" size={11} />
           {fmt.number(passed)}
         </span>
+        {failed > 0 && (
+          <span
+            className="count failed"
+            data-testid={`node-failed-${id}`}
+            data-failed={failed}
+            title={[
+              t('editor.failed', { count: failed }),
+              lastError ? t('editor.lastError', { when: fmt.dateTime(lastError.at), error: `${lastError.type}: ${lastError.message}` }) : '',
+            ]
+              .filter(Boolean)
+              .join('\n')}
+          >
+            <Icon name="alert" size={11} />
+            {fmt.number(failed)}
+          </span>
+        )}
       </div>
       {ports.map((port, i) => (
         <Handle

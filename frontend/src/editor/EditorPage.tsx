@@ -199,6 +199,12 @@ function Toolbar({ journey, saveState, totals, readOnly, onFit, onPublish, onVer
       {totals && (
         <span className="totals muted small" data-testid="journey-totals">
           {t('editor.totals', { entered: fmt.number(totals.entered), active: fmt.number(totals.active), completed: fmt.number(totals.completed) })}
+          {totals.failed > 0 && (
+            <span className="totals-failed" data-testid="journey-totals-failed">
+              {' · '}
+              {t('editor.totalsFailed', { failed: fmt.number(totals.failed) })}
+            </span>
+          )}
         </span>
       )}
       <div className="toolbar-group">

@@ -1,8 +1,8 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router';
-import { catalog, contacts } from '../api/endpoints';
-import type { Contact, Subscription, Vocabulary } from '../api/types';
+import { catalog, contacts, journeys } from '../api/endpoints';
+import type { Contact, ContactJourney, Subscription, Vocabulary } from '../api/types';
 import { useIsViewer } from '../auth/session';
 import { ContactFormDialog } from '../components/ContactForm';
 import { Dialog } from '../components/Dialog';
@@ -57,6 +57,37 @@ export default function ContactPage() {
   if (contact.error) return <ErrorNotice error={contact.error} onRetry={contact.reload} />;
   if (!contact.data) return <Loading />;
   return <ContactView contact={contact.data} vocabulary={vocabulary.data ?? null} reload={contact.reload} />;
+}
+
+/** A block's step raised for this contact: the error, and (for editors) a retry once the cause is fixed. */
+function BlockFailure({ contactId, journey, onRetried }: { contactId: number; journey: ContactJourney; onRetried(): void }) {
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const viewer = useIsViewer();
+  const [error, setError] = useState<Error | null>(null);
+  if (!journey.error) return null;
+  const retry = async () => {
+    setError(null);
+    try {
+      await journeys.retryFailed(journey.journey_id, { contact_ids: [contactId] });
+      onRetried();
+    } catch (failure) {
+      setError(failure instanceof Error ? failure : new Error(String(failure)));
+    }
+  };
+  return (
+    <div className="block-error small" data-testid={`contact-journey-error-${journey.journey_id}`}>
+      <Icon name="alert" size={13} />{' '}
+      {t('contact.failedAt', { block: journey.node_label || journey.node_id || '—', when: fmt.dateTime(journey.error.at) })}:{' '}
+      <code>{`${journey.error.type}: ${journey.error.message}`}</code>
+      {!viewer && (
+        <button type="button" className="button small" onClick={() => void retry()} data-testid={`contact-journey-retry-${journey.journey_id}`}>
+          {t('contact.retry')}
+        </button>
+      )}
+      {error && <ErrorNotice error={error} />}
+    </div>
+  );
 }
 
 type Editing = { kind: 'contact' } | { kind: 'delete' } | { kind: 'subscription'; subscription?: Subscription } | { kind: 'removeSubscription'; subscription: Subscription };
@@ -144,6 +175,7 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
                     {t('contact.atBlock', { block: j.node_label || j.node_id || '—' })} · {t(`enrollment.${j.status}`, { defaultValue: j.status })} ·{' '}
                     {t('contact.enteredAt', { when: fmt.dateTime(j.entered_at) })}
                   </div>
+                  {j.status === 'failed' && <BlockFailure contactId={contact.id} journey={j} onRetried={reload} />}
                 </li>
               ))}
             </ul>
