@@ -37,7 +37,9 @@ def refused(source: str, limits: RenderLimits | None = None, contact: Contact | 
         render_sms("Hello,\n" + source, limits, contact)
     cpu = time.thread_time() - started
     budget = (limits or RenderLimits()).cpu_seconds
-    assert cpu < budget + 0.5, f"took {cpu:.2f} s of CPU"
+    # The payloads run for many seconds unbounded; the slack covers compiling the template and a
+    # loaded CI machine (0.92 s was seen there against a 0.3 s budget, 0.35 s on an idle one).
+    assert cpu < budget + 1.0, f"took {cpu:.2f} s of CPU"
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     assert grown_mb < 200, f"peak memory grew by {grown_mb:.0f} MB"
     problem = caught.value.problem

@@ -81,8 +81,9 @@ export function Field({ name, schema: raw, required, value, onChange, path, labe
   const serverProblems = problems.get(path) ?? [];
   const scalarSchema = shape.kind === 'nullable' ? deref(shape.inner, root) : schema;
   const local = isScalar(shape, root) ? checkValue(scalarSchema, value, required && shape.kind !== 'nullable') : null;
-  // The server often says what the local check says ("Required."): each message once.
-  const messages = [...new Set([...(local ? [localMessage(t, local)] : []), ...serverProblems])];
+  // The local check judges the value as typed; the server's problems may be about the value before
+  // the last keystroke ("Required." while the field now holds a malformed URL), so they wait for it.
+  const messages = local ? [localMessage(t, local)] : serverProblems;
   const dayRange = schema['x-widget'] === 'day-range';
   const grouped = isGroup(shape, root) && !dayRange;
 
