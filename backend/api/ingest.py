@@ -30,7 +30,7 @@ from backend.api.app import INGEST_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem
-from backend.api.openapi import mark_date_times
+from backend.api.openapi import mark_date_times, require_one_of
 from backend.contacts.upsert import (
     CONTACT_TRAITS,
     SUBSCRIPTION_FIELDS,
@@ -390,6 +390,8 @@ def _documented(body_type: Any, *, single: bool) -> type[Operation]:
     raw = msgspec.json.schema(body_type)
     mark_date_times(raw["$defs"], {t.__name__: t for t in (*MESSAGE_TYPES.values(), BatchDoc)})
     schema = _inline(raw)
+    for message in schema["properties"]["batch"]["items"]["anyOf"] if not single else [schema]:
+        require_one_of(message, ("userId", "anonymousId"))
     if single and "type" in schema.get("required", []):
         schema["required"] = [name for name in schema["required"] if name != "type"]
 

@@ -95,8 +95,9 @@ def _msgspec_components(components: dict[str, Any]) -> None:
     mark_date_times(defs, {s.__name__: s for s in structs.values()})
 
 
-EMAIL_PATTERN = r"^\s*(\S*@\S*)?\s*$"
-"""What :func:`backend.contacts.people.check_fields` accepts: empty, or an ``@`` and no inner space."""
+EMAIL_PATTERN = r"^[\s\x1c-\x1f\x85]*([^\s\x1c-\x1f\x85]*@[^\s\x1c-\x1f\x85]*)?[\s\x1c-\x1f\x85]*$"
+"""What :func:`backend.contacts.people.check_fields` accepts: empty, or an ``@`` and no inner space
+(Python's whitespace, which counts the separators U+001C–U+001F and U+0085 that regex ``\s`` may not)."""
 
 
 DURATION_PATTERN = r"^-?P(?!$)([0-9]{1,6}D)?(T(?!$)([0-9]{1,8}H)?([0-9]{1,9}M)?([0-9]{1,10}(\.[0-9]{1,6})?S)?)?$"
@@ -118,6 +119,13 @@ def _refine(schema: dict[str, Any], name: str) -> None:
             option["$ref"] = "#/components/schemas/TimeZone"
         elif name == "weight" and option.get("type") in ("number", "integer"):
             option["not"] = {"const": 0}
+
+
+def require_one_of(schema: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Say that at least one of ``names`` must be given, neither null nor empty (a rule checked in code)."""
+    schema["anyOf"] = [
+        {"required": [n], "properties": {n: {"not": {"anyOf": [{"type": "null"}, {"const": ""}]}}}} for n in names
+    ]
 
 
 def _error_response(status: str) -> dict[str, Any]:
