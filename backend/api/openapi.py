@@ -97,7 +97,7 @@ def _msgspec_components(components: dict[str, Any]) -> None:
 
 EMAIL_PATTERN = r"^[\s\x1c-\x1f\x85]*([^\s\x1c-\x1f\x85]*@[^\s\x1c-\x1f\x85]*)?[\s\x1c-\x1f\x85]*$"
 """What :func:`backend.contacts.people.check_fields` accepts: empty, or an ``@`` and no inner space
-(Python's whitespace, which counts the separators U+001C–U+001F and U+0085 that regex ``\s`` may not)."""
+(Python's whitespace, which counts the separators U+001C–U+001F and U+0085 that a regex space class may not)."""
 
 
 DURATION_PATTERN = r"^-?P(?!$)([0-9]{1,6}D)?(T(?!$)([0-9]{1,8}H)?([0-9]{1,9}M)?([0-9]{1,10}(\.[0-9]{1,6})?S)?)?$"

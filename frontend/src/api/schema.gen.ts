@@ -7854,6 +7854,10 @@ export interface operations {
                     /** @enum {unknown} */
                     type?: "alias";
                     userId: string | number;
+                } | {
+                    userId: unknown;
+                } | {
+                    anonymousId: unknown;
                 };
             };
         };
@@ -7916,7 +7920,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    batch: ({
+                    batch: (({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -7936,6 +7940,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -7956,6 +7964,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -7979,6 +7991,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8002,6 +8018,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8022,6 +8042,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8038,7 +8062,11 @@ export interface operations {
                         /** @enum {unknown} */
                         type: "alias";
                         userId: string | number;
-                    })[];
+                    } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }))[];
                     /** @default null */
                     context?: Record<string, never> | null;
                     /** @default null */
@@ -8184,6 +8212,10 @@ export interface operations {
                     type?: "group";
                     /** @default null */
                     userId?: string | number | null;
+                } | {
+                    userId: unknown;
+                } | {
+                    anonymousId: unknown;
                 };
             };
         };
@@ -8264,6 +8296,10 @@ export interface operations {
                     type?: "identify";
                     /** @default null */
                     userId?: string | number | null;
+                } | {
+                    userId: unknown;
+                } | {
+                    anonymousId: unknown;
                 };
             };
         };
@@ -8326,7 +8362,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    batch: ({
+                    batch: (({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8346,6 +8382,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8366,6 +8406,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8389,6 +8433,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8412,6 +8460,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8432,6 +8484,10 @@ export interface operations {
                         /** @default null */
                         userId?: string | number | null;
                     } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }) | ({
                         /** @default null */
                         anonymousId?: string | number | null;
                         /** @default null */
@@ -8448,7 +8504,11 @@ export interface operations {
                         /** @enum {unknown} */
                         type: "alias";
                         userId: string | number;
-                    })[];
+                    } | {
+                        userId: unknown;
+                    } | {
+                        anonymousId: unknown;
+                    }))[];
                     /** @default null */
                     context?: Record<string, never> | null;
                     /** @default null */
@@ -8537,6 +8597,10 @@ export interface operations {
                     type?: "page";
                     /** @default null */
                     userId?: string | number | null;
+                } | {
+                    userId: unknown;
+                } | {
+                    anonymousId: unknown;
                 };
             };
         };
@@ -8621,6 +8685,10 @@ export interface operations {
                     type?: "screen";
                     /** @default null */
                     userId?: string | number | null;
+                } | {
+                    userId: unknown;
+                } | {
+                    anonymousId: unknown;
                 };
             };
         };
@@ -8702,6 +8770,10 @@ export interface operations {
                     type?: "track";
                     /** @default null */
                     userId?: string | number | null;
+                } | {
+                    userId: unknown;
+                } | {
+                    anonymousId: unknown;
                 };
             };
         };
