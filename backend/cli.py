@@ -76,8 +76,31 @@ def cmd_run(args: argparse.Namespace) -> None:
     _serve(services, args.host, args.port, on_startup=[start], on_shutdown=[stop])
 
 
+def api_app():
+    """The app of one ``waymark api --workers N`` process (each builds its own services and pool)."""
+    from backend.api.app import create_app
+
+    return create_app(_services())
+
+
 def cmd_api(args: argparse.Namespace) -> None:
-    _serve(_services(), args.host, args.port)
+    if args.workers <= 1:
+        _serve(_services(), args.host, args.port)
+        return
+    import uvicorn
+
+    # Several processes, one listening socket: each has its own event loop and its own group-commit
+    # writer; SQLite (WAL) lets them take turns writing, PostgreSQL lets them write at once.
+    uvicorn.run(
+        "backend.cli:api_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+        access_log=False,
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -185,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="serve the API and the web app only")
     serving(api)
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WAYMARK_API_WORKERS", "1")),
+        help="processes serving the API (default 1; e.g. one per core)",
+    )
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="advance journeys and deliver messages")

@@ -27,6 +27,8 @@ API_HANDLERS: list = [MetaController, JourneyController]
 """Admin API controllers (mounted under /api, admin key or signed-in user required)."""
 
 INGEST_HANDLERS: list = []
+SHUTDOWN_HOOKS: list = []
+"""Run when any app stops (after the caller's own ``on_shutdown``), e.g. the ingestion writer's flush."""
 """Segment-compatible ingestion handlers (mounted under /v1, write key required)."""
 
 PUBLIC_HANDLERS: list = [SessionController]
@@ -105,7 +107,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
         ),
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=on_startup or [],
-        on_shutdown=on_shutdown or [],
+        on_shutdown=[*(on_shutdown or []), *SHUTDOWN_HOOKS],
         debug=False,
         logging_config=None,  # the process configures logging (waymark's CLI), not the framework
     )
