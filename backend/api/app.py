@@ -60,9 +60,9 @@ def _register_optional_modules() -> None:
 MAX_ID = 2**63 - 1
 
 
-def _ids_in_range(request) -> None:
+async def _ids_in_range(request) -> None:
     """An integer path parameter beyond 64 bits can name nothing: 404 before it reaches the database
-    (SQLite cannot even bind it)."""
+    (SQLite cannot even bind it). Async because a sync hook would cost every request a thread hop."""
     for name, value in request.path_params.items():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise ApiError(404, f"{name.removesuffix('_id').replace('_', ' ')} not found")

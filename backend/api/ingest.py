@@ -31,7 +31,6 @@ from msgspec import Meta
 
 from backend.api.app import INGEST_HANDLERS, SHUTDOWN_HOOKS
 from backend.api.auth import Principal
-from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem
 from backend.contacts.group_commit import GroupWriter, Pending
 from backend.contacts.upsert import (
@@ -459,7 +458,10 @@ async def _handle_call(request: Request, services: Services, principal: Principa
     return Success()
 
 
-async def _handle(request: Request, services: Services, principal: Principal, kind: str | None) -> Success:
+async def _handle(request: Request, kind: str | None) -> Success:
+    """No dependency injection here: resolving two dependencies costs a task group per request."""
+    services: Services = request.app.state.services
+    principal: Principal = request.state.principal
     if kind is not None:
         return await _handle_call(request, services, principal, kind)
     body = await read_body(request, MAX_BATCH_BYTES, "batch")
@@ -496,8 +498,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(IdentifyMessage, single=True),
     )
-    async def identify(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "identify")
+    async def identify(self, request: Request) -> Success:
+        return await _handle(request, "identify")
 
     @post(
         "/track",
@@ -506,8 +508,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(TrackMessage, single=True),
     )
-    async def track(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "track")
+    async def track(self, request: Request) -> Success:
+        return await _handle(request, "track")
 
     @post(
         "/page",
@@ -516,8 +518,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(PageMessage, single=True),
     )
-    async def page(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "page")
+    async def page(self, request: Request) -> Success:
+        return await _handle(request, "page")
 
     @post(
         "/screen",
@@ -526,8 +528,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(ScreenMessage, single=True),
     )
-    async def screen(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "screen")
+    async def screen(self, request: Request) -> Success:
+        return await _handle(request, "screen")
 
     @post(
         "/group",
@@ -536,8 +538,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(GroupMessage, single=True),
     )
-    async def group(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "group")
+    async def group(self, request: Request) -> Success:
+        return await _handle(request, "group")
 
     @post(
         "/alias",
@@ -546,8 +548,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(AliasMessage, single=True),
     )
-    async def alias(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "alias")
+    async def alias(self, request: Request) -> Success:
+        return await _handle(request, "alias")
 
     @post(
         ["/batch", "/import"],
@@ -556,8 +558,8 @@ class IngestController(Controller):
         description=_RESPONSES + " The whole batch is validated first and stored in one transaction.",
         operation_class=_documented(BatchDoc, single=False),
     )
-    async def batch(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, None)
+    async def batch(self, request: Request) -> Success:
+        return await _handle(request, None)
 
 
 INGEST_HANDLERS.append(IngestController)
