@@ -8,9 +8,10 @@ request is answered only after that commit, so a 200 still means "stored".
 
 Semantics are those of one call at a time, in arrival order:
 
-* each workspace's messages keep their arrival order, and they are cut into runs whose timestamps
-  never go backwards; each run is one ``store`` call (``store`` applies a batch in timestamp order,
-  which for such a run is arrival order), all runs in the one transaction;
+* each workspace's messages are one ``store`` call in arrival order: traits apply in that order, and
+  journeys see the events in that order (not sorted by timestamp as a /v1/batch is), with the
+  same-batch rules that let a later event wake the wait an earlier trigger leads to — as if the
+  worker had kept up between the calls;
 * a repeated messageId in the group is a duplicate of the first, as it would be one at a time;
 * on SQLite, the writers of several API processes (``waymark api --workers N``) take turns through a
   file lock next to the database before they ask for SQLite's write lock: SQLite's own busy handler
@@ -78,16 +79,6 @@ def _sqlite_lock_file(engine: sa.Engine):
     return open(f"{url.database}-ingest.lock", "a+b")
 
 
-def runs(items: list[Item]) -> list[list[Item]]:
-    """Cut messages (in arrival order) into runs whose timestamps never go backwards."""
-    out: list[list[Item]] = []
-    for item in items:
-        if not out or item.occurred_at < out[-1][-1].occurred_at:
-            out.append([])
-        out[-1].append(item)
-    return out
-
-
 class GroupWriter:
     """One writer thread per process; :meth:`submit` from any thread (the event loop)."""
 
@@ -112,6 +103,8 @@ class GroupWriter:
         self._thread.start()
         self.groups = 0
         """Transactions committed (for tests and figures)."""
+        self.submitted = 0
+        """Requests queued so far."""
 
     def submit(self, pending: Pending) -> bool:
         """Queue a request's messages; False when the queue is full (the caller answers 429)."""
@@ -120,6 +113,7 @@ class GroupWriter:
                 return False
             self._queue.append(pending)
             self._pending += len(pending.items)
+            self.submitted += 1
             self._cond.notify()
         return True
 
@@ -209,9 +203,8 @@ class GroupWriter:
                 queued = False
                 with write_transaction(services.engine, DB_BUSY_SECONDS) as conn:
                     for workspace_id, items in by_workspace.items():
-                        for run in runs(items):
-                            result = store(conn, services, workspace_id, run, now, self.source)
-                            queued = queued or bool(result.enrolled or result.woken)
+                        result = store(conn, services, workspace_id, items, now, self.source, arrival_order=True)
+                        queued = queued or bool(result.enrolled or result.woken)
                     if queued:
                         services.waker.notify(conn)  # NOTIFY is delivered on commit (PostgreSQL)
             except (sa.exc.IntegrityError, _Raced):
