@@ -86,6 +86,23 @@ class Round(msgspec.Struct):
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_us: float = 0.0
+    """Server CPU time (all its processes, user + system) per request answered."""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children that are still running (the uvicorn workers)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _ms(text: str) -> float:
@@ -292,14 +309,16 @@ def run_single(args) -> None:
             for path in (TRIVIAL_PATH, TRACK_PATH):
                 tag = f"r{n}{path.replace('/', '-')}"
                 target = f"http://127.0.0.1:{port}{path}"
+                cpu = _cpu_seconds(server.pid)
                 if client == "wrk":
                     r = run_wrk(target, auth, tag, args.seconds, args.connections, threads=2)
                 else:
                     r = run_sockets(target, auth, tag, args.seconds, args.connections, processes=2)
+                r.cpu_us = (_cpu_seconds(server.pid) - cpu) / max(1, r.ok + r.failed) * 1e6
                 results[path].append(r)
                 print(
                     f"  round {n + 1} {path:14s} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-                    f"p99 {r.p99_ms:6.2f} ms  ({r.ok} ok, {r.failed} failed)",
+                    f"p99 {r.p99_ms:6.2f} ms  server CPU {r.cpu_us:5.0f} µs/request  ({r.ok} ok, {r.failed} failed)",
                     flush=True,
                 )
         time.sleep(1)
@@ -322,9 +341,11 @@ def run_single(args) -> None:
         print(
             f"  {path:14s} median {statistics.median(r.rps for r in rounds):7.0f} req/s  "
             f"p50 {statistics.median(r.p50_ms for r in rounds):6.2f} ms  "
-            f"p99 {statistics.median(r.p99_ms for r in rounds):6.2f} ms"
+            f"p99 {statistics.median(r.p99_ms for r in rounds):6.2f} ms  "
+            f"server CPU {statistics.median(r.cpu_us for r in rounds):5.0f} µs/request"
         )
-    print(f"  ratio track/trivial {track / trivial:.2f}")
+    ratios = [a.rps / b.rps for a, b in zip(results[TRACK_PATH], results[TRIVIAL_PATH], strict=True)]
+    print(f"  ratio track/trivial {track / trivial:.2f} (rounds' own: {statistics.median(ratios):.2f})")
     print(f"  every 200 stored: {answered} answered 200, {stored} events stored")
     if stored < answered:
         raise SystemExit("FAILED: fewer events stored than requests answered 200")

@@ -433,6 +433,43 @@ def _settle(future: asyncio.Future, exc: BaseException | None) -> None:
             future.set_exception(exc)
 
 
+class _Answers:
+    """Answers the writer hands back to one event loop: one wake-up of the loop per group, not one per
+    request (each ``call_soon_threadsafe`` is a write to the loop's self-pipe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: list[tuple[asyncio.Future, BaseException | None]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, future: asyncio.Future, exc: BaseException | None) -> None:
+        with self._lock:
+            self._items.append((future, exc))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            items, self._items, self._scheduled = self._items, [], False
+        for future, exc in items:
+            _settle(future, exc)
+
+
+_answers: dict[asyncio.AbstractEventLoop, _Answers] = {}
+
+
+def _answers_of(loop: asyncio.AbstractEventLoop) -> _Answers:
+    answers = _answers.get(loop)
+    if answers is None:
+        for stale in [other for other in _answers if other.is_closed()]:
+            del _answers[stale]
+        answers = _answers[loop] = _Answers(loop)
+    return answers
+
+
 async def _handle_call(request: Request, services: Services, principal: Principal, kind: str) -> Success:
     """One call: parsed and validated here (msgspec, microseconds), stored by the group-commit writer;
     the answer waits for its commit. Nothing here blocks the event loop or opens a database session."""
@@ -445,9 +482,10 @@ async def _handle_call(request: Request, services: Services, principal: Principa
         raise overloaded(wait, f"this workspace may send {gate.rate:g} messages per second")
     loop = asyncio.get_running_loop()
     future: asyncio.Future = loop.create_future()
+    answers = _answers_of(loop)
 
     def done(_result: object, exc: BaseException | None) -> None:
-        loop.call_soon_threadsafe(_settle, future, exc)
+        answers.put(future, exc)
 
     if not writer_of(request, services).submit(Pending(principal.workspace_id, items, received_at, done)):
         raise overloaded(1, "the server is busy writing other requests")
