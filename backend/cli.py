@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import secrets
@@ -26,12 +27,21 @@ def _migrate(services: Services) -> None:
     upgrade(services.engine)
 
 
+def _freeze_heap() -> None:
+    """Move everything built at start-up (models, the app, the block registry) out of the garbage
+    collector's sight: otherwise each full collection walks it all again, ~10 ms every few hundred
+    requests' worth of allocations, which showed as a third of a group commit's time."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(services: Services, host: str, port: int, *, on_startup=None, on_shutdown=None) -> None:
     import uvicorn
 
     from backend.api.app import create_app
 
     app = create_app(services, on_startup=on_startup, on_shutdown=on_shutdown)
+    _freeze_heap()
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, access_log=False)
 
 
@@ -80,7 +90,9 @@ def api_app():
     """The app of one ``waymark api --workers N`` process (each builds its own services and pool)."""
     from backend.api.app import create_app
 
-    return create_app(_services())
+    app = create_app(_services())
+    _freeze_heap()
+    return app
 
 
 def cmd_api(args: argparse.Namespace) -> None:
