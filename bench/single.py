@@ -88,6 +88,8 @@ class Round(msgspec.Struct):
     p99_ms: float
     cpu_us: float = 0.0
     """Server CPU time (all its processes, user + system) per request answered."""
+    timeouts: int = 0
+    """Of ``failed``: socket errors and timeouts of the load generator (no answer within 2 s)."""
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -106,7 +108,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    match = re.match(r"([\d.]+)(us|ms|s|m)\b", text.strip())
     if match is None:
         return float("nan")
     value, unit = match.groups()
@@ -130,6 +132,7 @@ def run_wrk(url: str, auth: str, tag: str, seconds: float, connections: int, thr
         path=url.split("/", 3)[-1],
         ok=total - non2xx,
         failed=non2xx + errors,
+        timeouts=errors,
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         p50_ms=_ms(re.search(r"50%\s+(\S+)", out).group(1)),
         p99_ms=_ms(re.search(r"99%\s+(\S+)", out).group(1)),
@@ -318,7 +321,8 @@ def run_single(args) -> None:
                 results[path].append(r)
                 print(
                     f"  round {n + 1} {path:14s} {r.rps:8.0f} req/s  p50 {r.p50_ms:6.2f} ms  "
-                    f"p99 {r.p99_ms:6.2f} ms  server CPU {r.cpu_us:5.0f} µs/request  ({r.ok} ok, {r.failed} failed)",
+                    f"p99 {r.p99_ms:6.2f} ms  server CPU {r.cpu_us:5.0f} µs/request  "
+                    f"({r.ok} ok, {r.failed - r.timeouts} other answers, {r.timeouts} timeouts)",
                     flush=True,
                 )
         time.sleep(1)
