@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import secrets
@@ -26,12 +27,21 @@ def _migrate(services: Services) -> None:
     upgrade(services.engine)
 
 
+def _freeze_heap() -> None:
+    """Move everything built at start-up (models, the app, the block registry) out of the garbage
+    collector's sight: otherwise each full collection walks it all again, ~10 ms every few hundred
+    requests' worth of allocations, which showed as a third of a group commit's time."""
+    gc.collect()
+    gc.freeze()
+
+
 def _serve(services: Services, host: str, port: int, *, on_startup=None, on_shutdown=None) -> None:
     import uvicorn
 
     from backend.api.app import create_app
 
     app = create_app(services, on_startup=on_startup, on_shutdown=on_shutdown)
+    _freeze_heap()
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True, access_log=False)
 
 
@@ -76,8 +86,33 @@ def cmd_run(args: argparse.Namespace) -> None:
     _serve(services, args.host, args.port, on_startup=[start], on_shutdown=[stop])
 
 
+def api_app():
+    """The app of one ``waymark api --workers N`` process (each builds its own services and pool)."""
+    from backend.api.app import create_app
+
+    app = create_app(_services())
+    _freeze_heap()
+    return app
+
+
 def cmd_api(args: argparse.Namespace) -> None:
-    _serve(_services(), args.host, args.port)
+    if args.workers <= 1:
+        _serve(_services(), args.host, args.port)
+        return
+    import uvicorn
+
+    # Several processes, one listening socket: each has its own event loop and its own group-commit
+    # writer; SQLite (WAL) lets them take turns writing, PostgreSQL lets them write at once.
+    uvicorn.run(
+        "backend.cli:api_app",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=True,
+        access_log=False,
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -185,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     api = sub.add_parser("api", help="serve the API and the web app only")
     serving(api)
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WAYMARK_API_WORKERS", "1")),
+        help="processes serving the API (default 1; e.g. one per core)",
+    )
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="advance journeys and deliver messages")

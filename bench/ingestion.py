@@ -1,7 +1,16 @@
-"""Ingestion benchmark (prints figures; not a test): time POST /v1/batch with 500 messages.
+"""Ingestion benchmark (prints figures; not a test): POST /v1/batch with 500 messages, then single calls.
 
     python bench/ingestion.py                       # SQLite in a temp dir
     python bench/ingestion.py --database-url postgresql://postgres@127.0.0.1:5432/bench_ingest
+    python bench/ingestion.py --single-only --workers 2 --rounds 3 --seconds 8
+
+Single calls (``/v1/track``, one event each) are measured against a real server — the app of
+``waymark api --workers N`` under uvicorn, in its own processes — driven by a bounded closed-loop
+load generator (``wrk`` when installed, else raw keep-alive HTTP/1.1 sockets in separate processes).
+The same server also answers a trivial endpoint (``POST /bench/trivial``: decode the same body with
+msgspec, answer ``{"success": true}``); rounds of the two alternate, so a busy machine weighs on both
+alike, and the ratio track/trivial is the figure to compare across machines. After the run every
+answered 200 is checked against the events table.
 
 Scenarios (each a fresh batch of ``--size`` messages, timed over the HTTP API in-process):
   new      — track events from users never seen before (contacts are created)
@@ -15,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import msgspec
 import sqlalchemy as sa
@@ -47,7 +58,18 @@ def main() -> None:
     parser.add_argument("--database-url", help="PostgreSQL URL (the database is dropped and recreated)")
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--single-only", action="store_true", help="skip the /v1/batch scenarios")
+    parser.add_argument("--workers", type=int, default=2, help="server processes for single calls")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of one single-call round")
+    parser.add_argument("--client", choices=["auto", "wrk", "sockets"], default="auto")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    if args.single_only:
+        from bench.single import run_single
+
+        run_single(args)
+        return
 
     tmp = tempfile.mkdtemp(prefix="waymark-bench-")
     url = _fresh_pg(args.database_url) if args.database_url else f"sqlite:///{tmp}/bench.db"
@@ -135,6 +157,9 @@ def main() -> None:
         for name, times in results.items():
             print(f"  {name:9s} {statistics.median(times):7.1f} ms  ({min(times):.1f})  {len(bodies[name]) // 1024} KB")
     engine.dispose()
+    from bench.single import run_single
+
+    run_single(args)
 
 
 if __name__ == "__main__":

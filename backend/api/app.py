@@ -28,6 +28,8 @@ API_HANDLERS: list = [MetaController, JourneyController]
 """Admin API controllers (mounted under /api, admin key or signed-in user required)."""
 
 INGEST_HANDLERS: list = []
+SHUTDOWN_HOOKS: list = []
+"""Run when any app stops (after the caller's own ``on_shutdown``), e.g. the ingestion writer's flush."""
 """Segment-compatible ingestion handlers (mounted under /v1, write key required)."""
 
 PUBLIC_HANDLERS: list = [SessionController]
@@ -67,10 +69,11 @@ def _allowed_methods(request) -> Response:
     return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods | {"OPTIONS"}))})
 
 
-def _check_request(request) -> Response | None:
+async def _check_request(request) -> Response | None:
     """An integer path parameter beyond 64 bits can name nothing: 404 before it reaches the database
     (SQLite cannot even bind it). No query parameter of the API takes a list, so one given twice is
-    refused rather than half of it ignored."""
+    refused rather than half of it ignored. Async because a sync hook would cost every request a
+    thread hop."""
     for name, value in request.path_params.items():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise ApiError(404, f"{name.removesuffix('_id').replace('_', ' ')} not found")
@@ -122,7 +125,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
         ),
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=on_startup or [],
-        on_shutdown=on_shutdown or [],
+        on_shutdown=[*(on_shutdown or []), *SHUTDOWN_HOOKS],
         debug=False,
         logging_config=None,  # the process configures logging (waymark's CLI), not the framework
     )

@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import anyio
 import sqlalchemy as sa
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -52,6 +53,14 @@ class KeyCache:
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+
+    def cached(self, plain: str) -> tuple[bool, Principal | None]:
+        """(found, principal) from the cache alone: no database, safe on the event loop."""
+        with self._lock:
+            hit = self._items.get(hash_key(plain))
+        if hit and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
 
     def lookup(self, services: Services, plain: str) -> Principal | None:
         digest = hash_key(plain)
@@ -106,8 +115,9 @@ def _bearer(header: str) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def require_write_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Segment-style: the write key is the Basic-auth user name (a bearer token works as well)."""
+async def require_write_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Segment-style: the write key is the Basic-auth user name (a bearer token works as well).
+    Async, so a cached key costs no thread hop; only a cache miss reads the database, in a thread."""
     header = connection.headers.get("authorization", "")
     key = _basic_user(header) or _bearer(header)
     if not key:
@@ -115,7 +125,10 @@ def require_write_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
             "Send your workspace write key as the Basic-auth user name",
             headers={"WWW-Authenticate": 'Basic realm="waymark ingestion"'},
         )
-    principal = key_cache_of(connection).lookup(services_of(connection), key)
+    cache = key_cache_of(connection)
+    found, principal = cache.cached(key)
+    if not found:
+        principal = await anyio.to_thread.run_sync(cache.lookup, services_of(connection), key)
     if principal is None:
         raise NotAuthorizedException(
             "Unknown or revoked write key", headers={"WWW-Authenticate": 'Basic realm="waymark ingestion"'}

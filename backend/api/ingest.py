@@ -3,8 +3,10 @@
 
 A request is read with Segment's size limits enforced *while* reading (32 KB per call, 500 KB per batch,
 32 KB per batched message), decoded straight into typed structs and validated completely; only then is
-it stored, in one transaction, by :func:`backend.contacts.upsert.ingest` (contacts, subscriptions and
-events, handed once to audiences and journeys).
+it stored by :func:`backend.contacts.upsert.store` (contacts, subscriptions and events, handed once to
+audiences and journeys). A batch is one transaction of its own; single calls are parsed on the event
+loop and handed to the process's group-commit writer (:mod:`backend.contacts.group_commit`), which
+stores all calls waiting at that moment in one transaction and answers each only after the commit.
 
 Duplicates are accepted and ignored; overload (per-workspace token bucket, a busy database) answers
 ``429`` with ``Retry-After``.
@@ -12,6 +14,7 @@ Duplicates are accepted and ignored; overload (per-workspace token bucket, a bus
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
@@ -26,11 +29,11 @@ from litestar import Controller, Request, post
 from litestar.openapi.spec import Operation
 from msgspec import Meta
 
-from backend.api.app import INGEST_HANDLERS
+from backend.api.app import INGEST_HANDLERS, SHUTDOWN_HOOKS
 from backend.api.auth import Principal
-from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem
 from backend.api.openapi import mark_date_times, require_one_of
+from backend.contacts.group_commit import GroupWriter, Pending
 from backend.contacts.upsert import (
     CONTACT_TRAITS,
     SUBSCRIPTION_FIELDS,
@@ -408,17 +411,113 @@ def _documented(body_type: Any, *, single: bool) -> type[Operation]:
     return DocumentedOperation
 
 
-async def _handle(request: Request, services: Services, principal: Principal, kind: str | None) -> Success:
-    limit, what = (MAX_BATCH_BYTES, "batch") if kind is None else (MAX_CALL_BYTES, "call")
-    body = await read_body(request, limit, what)
+def writer_of(request: Request, services: Services) -> GroupWriter:
+    state = request.app.state
+    writer = getattr(state, "ingest_writer", None)
+    if writer is None:
+        with _gate_lock:
+            writer = getattr(state, "ingest_writer", None)
+            if writer is None:
+                writer = state.ingest_writer = GroupWriter(services)
+    return writer
+
+
+async def _close_writer(app: Any) -> None:
+    """Store what is still queued before the process stops."""
+    writer = getattr(app.state, "ingest_writer", None)
+    if writer is not None:
+        await anyio.to_thread.run_sync(writer.close)
+
+
+SHUTDOWN_HOOKS.append(_close_writer)
+
+
+def _settle(future: asyncio.Future, exc: BaseException | None) -> None:
+    if not future.done():  # the client may have gone away; its messages are stored all the same
+        if exc is None:
+            future.set_result(None)
+        else:
+            future.set_exception(exc)
+
+
+class _Answers:
+    """Answers the writer hands back to one event loop: one wake-up of the loop per group, not one per
+    request (each ``call_soon_threadsafe`` is a write to the loop's self-pipe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: list[tuple[asyncio.Future, BaseException | None]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, future: asyncio.Future, exc: BaseException | None) -> None:
+        with self._lock:
+            self._items.append((future, exc))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.loop.call_soon_threadsafe(self._flush)
+
+    def _flush(self) -> None:
+        with self._lock:
+            items, self._items, self._scheduled = self._items, [], False
+        for future, exc in items:
+            _settle(future, exc)
+
+
+_answers: dict[asyncio.AbstractEventLoop, _Answers] = {}
+
+
+def _answers_of(loop: asyncio.AbstractEventLoop) -> _Answers:
+    answers = _answers.get(loop)
+    if answers is None:
+        for stale in [other for other in _answers if other.is_closed()]:
+            del _answers[stale]
+        answers = _answers[loop] = _Answers(loop)
+    return answers
+
+
+async def _handle_call(request: Request, services: Services, principal: Principal, kind: str) -> Success:
+    """One call: parsed and validated here (msgspec, microseconds), stored by the group-commit writer;
+    the answer waits for its commit. Nothing here blocks the event loop or opens a database session."""
+    body = await read_body(request, MAX_CALL_BYTES, "call")
+    received_at = services.clock.now()
+    items = parse_call(body, kind, received_at)
     gate = gate_of(request, services)
-    await anyio.to_thread.run_sync(_process, services, gate, principal.workspace_id, body, kind)
+    wait = gate.take(principal.workspace_id, len(items))
+    if wait is not None:
+        raise overloaded(wait, f"this workspace may send {gate.rate:g} messages per second")
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+    answers = _answers_of(loop)
+
+    def done(_result: object, exc: BaseException | None) -> None:
+        answers.put(future, exc)
+
+    if not writer_of(request, services).submit(Pending(principal.workspace_id, items, received_at, done)):
+        raise overloaded(1, "the server is busy writing other requests")
+    try:
+        await future
+    except Busy as exc:
+        raise overloaded(exc.seconds, exc.detail) from None
     return Success()
 
 
-def _process(services: Services, gate: IngestGate, workspace_id: int, body: bytes, kind: str | None) -> None:
+async def _handle(request: Request, kind: str | None) -> Success:
+    """No dependency injection here: resolving two dependencies costs a task group per request."""
+    services: Services = request.app.state.services
+    principal: Principal = request.state.principal
+    if kind is not None:
+        return await _handle_call(request, services, principal, kind)
+    body = await read_body(request, MAX_BATCH_BYTES, "batch")
+    gate = gate_of(request, services)
+    await anyio.to_thread.run_sync(_process, services, gate, principal.workspace_id, body)
+    return Success()
+
+
+def _process(services: Services, gate: IngestGate, workspace_id: int, body: bytes) -> None:
     received_at = services.clock.now()
-    items = parse_batch(body, received_at) if kind is None else parse_call(body, kind, received_at)
+    items = parse_batch(body, received_at)
     if not items:
         return
     wait = gate.take(workspace_id, len(items))
@@ -444,8 +543,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(IdentifyMessage, single=True),
     )
-    async def identify(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "identify")
+    async def identify(self, request: Request) -> Success:
+        return await _handle(request, "identify")
 
     @post(
         "/track",
@@ -454,8 +553,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(TrackMessage, single=True),
     )
-    async def track(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "track")
+    async def track(self, request: Request) -> Success:
+        return await _handle(request, "track")
 
     @post(
         "/page",
@@ -464,8 +563,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(PageMessage, single=True),
     )
-    async def page(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "page")
+    async def page(self, request: Request) -> Success:
+        return await _handle(request, "page")
 
     @post(
         "/screen",
@@ -474,8 +573,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(ScreenMessage, single=True),
     )
-    async def screen(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "screen")
+    async def screen(self, request: Request) -> Success:
+        return await _handle(request, "screen")
 
     @post(
         "/group",
@@ -484,8 +583,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(GroupMessage, single=True),
     )
-    async def group(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "group")
+    async def group(self, request: Request) -> Success:
+        return await _handle(request, "group")
 
     @post(
         "/alias",
@@ -494,8 +593,8 @@ class IngestController(Controller):
         description=_RESPONSES,
         operation_class=_documented(AliasMessage, single=True),
     )
-    async def alias(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, "alias")
+    async def alias(self, request: Request) -> Success:
+        return await _handle(request, "alias")
 
     @post(
         ["/batch", "/import"],
@@ -504,8 +603,8 @@ class IngestController(Controller):
         description=_RESPONSES + " The whole batch is validated first and stored in one transaction.",
         operation_class=_documented(BatchDoc, single=False),
     )
-    async def batch(self, request: Request, services: ServicesDep, principal: PrincipalDep) -> Success:
-        return await _handle(request, services, principal, None)
+    async def batch(self, request: Request) -> Success:
+        return await _handle(request, None)
 
 
 INGEST_HANDLERS.append(IngestController)

@@ -149,11 +149,14 @@ def propagate(
     events: Sequence[IncomingEvent],
     changed_contacts: Collection[int],
     now: datetime,
+    *,
+    keep_order: bool = False,
 ) -> EventEffects:
     """Hand stored events and changed contacts to audiences, store what audiences derive from them
-    (segment entries and exits), then hand everything to journeys. The caller wakes the workers."""
+    (segment entries and exits), then hand everything to journeys. The caller wakes the workers.
+    Journeys see the events in timestamp order, or as given with ``keep_order`` (arrival order)."""
     derived = store_derived(conn, workspace_id, audience.update(conn, workspace_id, events, changed_contacts, now), now)
-    return hand_to_journeys(conn, services, workspace_id, [*events, *derived], now)
+    return hand_to_journeys(conn, services, workspace_id, [*events, *derived], now, keep_order=keep_order)
 
 
 def store_derived(
@@ -179,11 +182,17 @@ def store_derived(
 
 
 def hand_to_journeys(
-    conn: sa.Connection, services: Services, workspace_id: int, events: Sequence[IncomingEvent], now: datetime
+    conn: sa.Connection,
+    services: Services,
+    workspace_id: int,
+    events: Sequence[IncomingEvent],
+    now: datetime,
+    *,
+    keep_order: bool = False,
 ) -> EventEffects:
     if not events:
         return EventEffects()
-    return handle_events(conn, services.graphs, workspace_id, events, now)
+    return handle_events(conn, services.graphs, workspace_id, events, now, keep_order=keep_order)
 
 
 def contacts_changed(

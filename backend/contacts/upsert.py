@@ -237,8 +237,12 @@ def store(
     items: list[Item],
     now: datetime,
     event_source: str = "api",
+    *,
+    arrival_order: bool = False,
 ) -> IngestResult:
-    """Write one request's messages in the caller's transaction (see the module docstring)."""
+    """Write one request's messages in the caller's transaction (see the module docstring). Journeys
+    see a request's events in timestamp order; with ``arrival_order`` (calls grouped by the
+    group-commit writer, each of which the server would have handled in turn) in the order given."""
     result = IngestResult(received=len(items))
     unique: dict[str, Item] = {}
     for item in items:
@@ -318,6 +322,7 @@ def store(
         ],
         changed,
         now,
+        keep_order=arrival_order,
     )
     result.enrolled, result.woken = effects.enrolled, effects.woken
     return result

@@ -55,10 +55,17 @@ def live_versions(conn: sa.Connection, workspace_id: int) -> list[tuple[int, int
 
 
 def handle_events(
-    conn: sa.Connection, cache: GraphCache, workspace_id: int, events: Sequence[IncomingEvent], now: datetime
+    conn: sa.Connection,
+    cache: GraphCache,
+    workspace_id: int,
+    events: Sequence[IncomingEvent],
+    now: datetime,
+    *,
+    keep_order: bool = False,
 ) -> EventEffects:
     """Apply a stored batch to journeys, set-based, with the effect the events would have had one call at
-    a time in timestamp order (ties keep the order sent):
+    a time in timestamp order (ties keep the order sent) — or in the order given, with ``keep_order``
+    (single calls stored together by the group-commit writer, which arrived in that order):
 
     * an enrollment waiting for one of the events is woken by the first of them; the contact's later
       events of the batch travel with it (``pending_events``) and are applied when it next stops;
@@ -69,7 +76,7 @@ def handle_events(
     effects = EventEffects()
     if not events:
         return effects
-    ordered = sorted(events, key=lambda e: e.occurred_at)
+    ordered = list(events) if keep_order else sorted(events, key=lambda e: e.occurred_at)
     sdk = [Event(name=e.name, properties=e.properties, occurred_at=e.occurred_at) for e in ordered]
     positions: dict[int, list[int]] = defaultdict(list)
     for index, ev in enumerate(ordered):
