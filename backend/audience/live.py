@@ -232,7 +232,7 @@ def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built
     if ids:
         if kind == "computed":
             target = next(c for c in defs.computed if c.id == definition_id)
-            _refresh_computed(conn, work, [(target, set(ids))], exact=False)
+            _refresh_computed(conn, work, [(target, set(ids))], exact=False, building=True)
         elif kind == "score":
             score = next(p for p in defs.scores if p.id == definition_id)
             _refresh_scores(conn, work, [(score, set(ids))], building=True)
@@ -271,9 +271,16 @@ def start_build(conn: sa.Connection, table: str, definition_id: int, workspace_i
 
 
 def _refresh_computed(
-    conn: sa.Connection, work: _Pass, targets: Iterable[tuple[ComputedDef, set[int]]], *, exact: bool
+    conn: sa.Connection,
+    work: _Pass,
+    targets: Iterable[tuple[ComputedDef, set[int]]],
+    *,
+    exact: bool,
+    building: bool = False,
 ) -> dict[str, set[int]]:
-    """Recompute values; returns, per key, the contacts whose value changed."""
+    """Recompute values; returns, per key, the contacts whose value changed. While a property is being
+    built, events only update contacts the backfill has passed; the backfill itself (``building``)
+    computes its chunk, which lies beyond that point."""
     changed: dict[str, set[int]] = defaultdict(set)
     targets = [(d, ids) for d, ids in targets if ids]
     if not targets:
@@ -281,7 +288,7 @@ def _refresh_computed(
     all_ids = sorted(set().union(*(ids for _d, ids in targets)))
     current = _computed_values(conn, all_ids)
     for prop, ids in targets:
-        if prop.status != "ready":  # contacts the backfill has not reached yet get their value from it
+        if prop.status != "ready" and not building:  # the backfill gives the rest their value
             ids = {i for i in ids if i <= prop.built_through}
         for cid, (value, until) in compute(conn, work.workspace_id, prop.spec, sorted(ids), work.now).items():
             if cid not in current:

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from backend.db.models import AudienceCheck, Enrollment, Event
+from backend.audience import live
+from backend.db.models import AudienceCheck, Contact, Enrollment, Event
 from backend.runtime.worker import Worker
 from tests.api.conftest import ok
 from tests.api.test_ingest import publish
@@ -297,3 +298,23 @@ def test_other_workspaces_segments_are_invisible(admin, client, other_workspace)
     assert other.patch(f"/api/segments/{vip['id']}", json={"name": "mine"}).status_code == 404
     assert other.delete(f"/api/segments/{vip['id']}").status_code == 404
     assert other.get("/api/segments").json() == []
+
+
+def test_a_computed_property_saved_after_the_events_gives_every_contact_its_value(admin, writer, services):
+    """The backfill, chunk after chunk, computes each contact it reaches (also those beyond the first chunk)."""
+    for i in range(7):
+        identify(writer, f"r{i}", plan="free")
+        for _ in range(i % 4):
+            track(writer, f"r{i}", "rental")
+    prop = ok(
+        admin.post(
+            "/api/computed-properties", json={"name": "Rentals in 30 days", "key": "rentals_30d", "definition": RENTALS}
+        ),
+        201,
+    )
+    while live.build_step(services.engine, services.clock.now(), chunk=2) is not None:
+        pass
+    assert ok(admin.get(f"/api/computed-properties/{prop['id']}"))["status"] == "ready"
+    with services.engine.connect() as conn:
+        rows = conn.execute(sa.select(Contact.external_id, Contact.computed)).all()
+    assert {ext: computed for ext, computed in rows} == {f"r{i}": {"rentals_30d": i % 4} for i in range(7)}
