@@ -80,9 +80,11 @@ class ShiftedClock(Clock):
 
     def __init__(self) -> None:
         self.offset = timedelta(0)
+        self.frozen: datetime | None = None
+        """Set while backfills run, so that they and the SQL counts next to them share one "now"."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+        return self.frozen or datetime.now(UTC) + self.offset
 
 
 # -------------------------------------------------------------------------------------------------
@@ -538,7 +540,7 @@ def sql_count(services: Services, ws: int, predicate: tuple[str, list]) -> tuple
 
 
 def backfills(services: Services, ws: int) -> list[tuple]:
-    now = services.clock.now()
+    now = services.clock.frozen = services.clock.now()
     with services.engine.connect() as conn:
         q = Sql(FastSQL(conn), ws, now)
     for key, name, definition in COMPUTED:
@@ -576,6 +578,7 @@ def backfills(services: Services, ws: int) -> list[tuple]:
         segment_rows.append((name, built, baseline, size, expected))
         flag = "" if size == expected else f"   MISMATCH: SQL counts {expected:,}"
         print(f"  segment {name:36s} {built:7.2f} s   plain SQL COUNT {baseline:6.2f} s   {size:9,} members{flag}")
+    services.clock.frozen = None
     return segment_rows
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.audience import definitions, scoring
+from backend.audience import definitions, prefilter, scoring
 from backend.audience.computed import compute
 from backend.audience.definitions import ComputedDef, Definitions, ScoreDef, SegmentDef
 from backend.db.fastsql import FastSQL
@@ -37,6 +37,8 @@ log = logging.getLogger("waymark.audience")
 ENTERED, LEFT = SEGMENT_ENTERED, SEGMENT_LEFT
 BUILD_CHUNK = 5000
 """Contacts evaluated per backfill transaction."""
+PREFILTERED_SPAN = 10
+"""With a SQL prefilter, a backfill step covers this many chunks' worth of contact ids."""
 
 
 @dataclass(slots=True)
@@ -219,15 +221,20 @@ def build_step(engine: sa.Engine, now: datetime, chunk: int = BUILD_CHUNK) -> Bu
 
 def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built_through, now, chunk) -> BuildReport:
     fast = FastSQL(conn)
+    defs = definitions.load(conn, workspace_id)
+    seg = next(s for s in defs.segments if s.id == definition_id) if kind == "segment" else None
+    # A segment whose rule has a SQL superset covers many more contacts per step: only those that can
+    # match (and its current members, who may have to leave) are loaded and evaluated.
+    condition = prefilter.superset(seg.rule, fast, workspace_id, now, defs) if seg is not None else None
+    span = chunk if condition is None else chunk * PREFILTERED_SPAN
     ids = [
         cid
         for (cid,) in fast.all(
             "SELECT id FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (workspace_id, built_through, chunk),
+            (workspace_id, built_through, span),
         )
     ]
     report = BuildReport(kind, definition_id, len(ids))
-    defs = definitions.load(conn, workspace_id)
     work = _Pass(workspace_id, now)
     if ids:
         if kind == "computed":
@@ -237,10 +244,12 @@ def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built
             score = next(p for p in defs.scores if p.id == definition_id)
             _refresh_scores(conn, work, [(score, set(ids))], building=True)
         else:
-            seg = next(s for s in defs.segments if s.id == definition_id)
-            _evaluate_segments(conn, defs, work, lambda s, _changed: set(ids) if s is seg else set())
+            todo = ids if condition is None else _candidates(fast, workspace_id, seg, condition, ids[0], ids[-1])
+            for part in chunks(todo, chunk):
+                part_ids = set(part)
+                _evaluate_segments(conn, defs, work, lambda s, _c, part_ids=part_ids: part_ids if s is seg else set())
         _write(conn, work, exact=False, history=False)
-    done = len(ids) < chunk
+    done = len(ids) < span
     fast.execute(
         f"UPDATE {table} SET built_through = ?, progress_done = progress_done + ?,"
         f" status = CASE WHEN ? THEN 'ready' ELSE status END, built_at = CASE WHEN ? THEN ? ELSE built_at END"
@@ -249,6 +258,19 @@ def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built
     )
     report.finished = done
     return report
+
+
+def _candidates(
+    fast: FastSQL, workspace_id: int, seg: SegmentDef, condition: prefilter.Condition, low: int, high: int
+) -> list[int]:
+    """Contacts with ids in [low, high] that the prefilter lets through, and the segment's members there."""
+    sql, params = condition
+    rows = fast.all(
+        f"SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND c.id BETWEEN ? AND ? AND ({sql})"
+        " UNION SELECT contact_id FROM segment_members WHERE segment_id = ? AND contact_id BETWEEN ? AND ?",
+        (workspace_id, low, high, *params, seg.id, low, high),
+    )
+    return sorted(cid for (cid,) in rows)
 
 
 def start_build(conn: sa.Connection, table: str, definition_id: int, workspace_id: int) -> None:
