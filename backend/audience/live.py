@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from backend.audience import definitions, prefilter, scoring
 from backend.audience.computed import compute
 from backend.audience.definitions import ComputedDef, Definitions, ScoreDef, SegmentDef
-from backend.db.fastsql import FastSQL
+from backend.db.fastsql import FastSQL, int_array
 from backend.engine.rules import evaluate, horizon
 from backend.engine.sdk import SCORE_CHANGED, SEGMENT_ENTERED, SEGMENT_LEFT, Contact, Needs
 from backend.runtime.events import IncomingEvent
@@ -398,10 +398,7 @@ def _evaluate_segments(conn: sa.Connection, defs: Definitions, work: _Pass, affe
             continue
         all_ids = sorted(set().union(*todo.values()))
         contacts = load_contacts(conn, all_ids)
-        needs = Needs()
-        for seg in todo:
-            needs = needs | seg.needs
-        load_needs(conn, work.workspace_id, contacts, needs, work.now, spans=True)
+        needs = _load_needs(conn, work, todo, contacts)
         for cid, values in work.computed.items():  # values changed in this pass, not yet written
             contact = contacts.get(cid)
             if contact is not None:
@@ -421,6 +418,25 @@ def _evaluate_segments(conn: sa.Connection, defs: Definitions, work: _Pass, affe
         current = _current_members(conn, [seg.id for seg in todo], all_ids)
         for seg, ids in todo.items():
             _decide(seg, ids, contacts, current, work, members_changed)
+
+
+def _load_needs(conn: sa.Connection, work: _Pass, todo: dict[SegmentDef, set[int]], contacts: dict[int, Contact]):
+    """Event counts, packages and memberships, each only for the contacts of the segments that read
+    them (a batch's logins need not count everyone's rentals). Returns the union of the needs."""
+    wanted: dict[Needs, set[int]] = defaultdict(set)
+    for seg, ids in todo.items():
+        for query in seg.needs.events:
+            wanted[Needs(events=(query,))] |= ids
+        if seg.needs.subscriptions:
+            wanted[Needs(subscriptions=True)] |= ids
+        if seg.needs.segments:
+            wanted[Needs(segments=True)] |= ids
+    union = Needs()
+    for needs, ids in wanted.items():
+        union = union | needs
+        part = contacts if len(ids) == len(contacts) else {c: contacts[c] for c in ids if c in contacts}
+        load_needs(conn, work.workspace_id, part, needs, work.now, spans=True)
+    return union
 
 
 def _decide(seg: SegmentDef, ids: set[int], contacts: dict[int, Contact], current: set[tuple[int, int]], work, changed):
@@ -466,23 +482,27 @@ def _write(conn: sa.Connection, work: _Pass, *, exact: bool, history: bool = Tru
         _write_computed(fast, work.computed)
     if work.score_rows:
         _write_scores(fast, ws, work, at)
-    if work.joins:
-        fast.many(
-            "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (segment_id, contact_id) DO NOTHING",
-            [(seg.id, cid, ws, at) for seg, cid in work.joins],
-        )
-    if work.leaves:
-        fast.many(
-            "DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?",
-            [(seg.id, cid) for seg, cid in work.leaves],
-        )
-    if history and (work.joins or work.leaves):
-        fast.many(
-            "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at) VALUES (?, ?, ?, ?, ?)",
-            [(ws, seg.id, cid, True, at) for seg, cid in work.joins]
-            + [(ws, seg.id, cid, False, at) for seg, cid in work.leaves],
-        )
+    if fast.postgres:
+        _write_members_pg(fast, ws, work, at, history)
+    else:
+        if work.joins:
+            fast.many(
+                "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (segment_id, contact_id) DO NOTHING",
+                [(seg.id, cid, ws, at) for seg, cid in work.joins],
+            )
+        if work.leaves:
+            fast.many(
+                "DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?",
+                [(seg.id, cid) for seg, cid in work.leaves],
+            )
+        if history and (work.joins or work.leaves):
+            fast.many(
+                "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(ws, seg.id, cid, True, at) for seg, cid in work.joins]
+                + [(ws, seg.id, cid, False, at) for seg, cid in work.leaves],
+            )
     _write_due(fast, ws, work.due, exact)
     if work.joins or work.leaves:
         _bump_daily(fast, ws, work, now)
@@ -500,12 +520,48 @@ def _properties(seg: SegmentDef) -> dict[str, Any]:
     return {"segment": seg.key, "segment_id": seg.id, "segment_name": seg.name}
 
 
+def _write_members_pg(fast: FastSQL, ws: int, work: _Pass, at: Any, history: bool) -> None:
+    """PostgreSQL: one statement per kind over arrays (``executemany`` would be a round trip per row,
+    and a backfill writes tens of thousands)."""
+    if work.joins:
+        fast.execute(
+            "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at)"
+            " SELECT s, c, ?, ? FROM unnest(?::bigint[], ?::bigint[]) AS v(s, c)"
+            " ON CONFLICT (segment_id, contact_id) DO NOTHING",
+            (ws, at, int_array(seg.id for seg, _ in work.joins), int_array(cid for _, cid in work.joins)),
+        )
+    if work.leaves:
+        fast.execute(
+            "DELETE FROM segment_members m USING unnest(?::bigint[], ?::bigint[]) AS v(s, c)"
+            " WHERE m.segment_id = v.s AND m.contact_id = v.c",
+            (int_array(seg.id for seg, _ in work.leaves), int_array(cid for _, cid in work.leaves)),
+        )
+    if history and (work.joins or work.leaves):
+        changes = [(seg.id, cid, True) for seg, cid in work.joins] + [(seg.id, cid, False) for seg, cid in work.leaves]
+        fast.execute(
+            "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at)"
+            " SELECT ?, s, c, e, ? FROM unnest(?::bigint[], ?::bigint[], ?::boolean[]) AS v(s, c, e)",
+            (
+                ws,
+                at,
+                int_array(s for s, _, _ in changes),
+                int_array(c for _, c, _ in changes),
+                [e for *_, e in changes],
+            ),
+        )
+
+
 def _write_computed(fast: FastSQL, values: dict[int, dict[str, Any]]) -> None:
     """Merge changed keys into ``contacts.computed`` (other keys, written by other transactions, stay)."""
-    rows = [(fast.json(changes), cid) for cid, changes in sorted(values.items())]
     if fast.postgres:
-        fast.many("UPDATE contacts SET computed = jsonb_strip_nulls(computed || ?::jsonb) WHERE id = ?", rows)
+        # One JSON document {contact id: changes}: psycopg would escape a text array item by item.
+        fast.execute(
+            "UPDATE contacts c SET computed = jsonb_strip_nulls(c.computed || v.value)"
+            " FROM jsonb_each(?::jsonb) AS v(key, value) WHERE c.id = v.key::bigint",
+            (fast.json({str(cid): changes for cid, changes in sorted(values.items())}),),
+        )
     else:
+        rows = [(fast.json(changes), cid) for cid, changes in sorted(values.items())]
         fast.many("UPDATE contacts SET computed = json_patch(computed, ?) WHERE id = ?", rows)
 
 
@@ -538,23 +594,24 @@ def _write_due(fast: FastSQL, workspace_id: int, due: dict[int, datetime | None]
         return
     dt = fast.dt
     rows = [(cid, workspace_id, dt(moment)) for cid, moment in sorted(due.items()) if moment is not None]
+    update = "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at"
     if exact:
         gone = [cid for cid, moment in due.items() if moment is None]
         for part in chunks(sorted(gone)):
             in_list, params = fast.id_list(part)
             fast.execute(f"DELETE FROM audience_checks WHERE contact_id {in_list}", params)
-        update = "excluded.due_at"
     else:
-        update = (
-            "LEAST(audience_checks.due_at, excluded.due_at)"
-            if fast.postgres
-            else ("min(audience_checks.due_at, excluded.due_at)")
+        # Only an earlier time is written: most evaluations find the stored one still first, and an
+        # update that changes nothing would still rewrite the row (and its index entry).
+        update += " WHERE excluded.due_at < audience_checks.due_at"
+    if fast.postgres:
+        fast.execute(
+            "INSERT INTO audience_checks (contact_id, workspace_id, due_at)"
+            f" SELECT c, ?, d FROM unnest(?::bigint[], ?::timestamptz[]) AS v(c, d) {update}",
+            (workspace_id, int_array(c for c, _, _ in rows), "{" + ",".join(d.isoformat() for _, _, d in rows) + "}"),
         )
-    fast.many(
-        "INSERT INTO audience_checks (contact_id, workspace_id, due_at) VALUES (?, ?, ?)"
-        f" ON CONFLICT (contact_id) DO UPDATE SET due_at = {update}",
-        rows,
-    )
+    else:
+        fast.many(f"INSERT INTO audience_checks (contact_id, workspace_id, due_at) VALUES (?, ?, ?) {update}", rows)
 
 
 def _bump_daily(fast: FastSQL, workspace_id: int, work: _Pass, now: datetime) -> None:
