@@ -576,7 +576,6 @@ def backfills(services: Services, ws: int) -> list[tuple]:
     for name, raw_rule, predicate in segment_definitions(q):
         with services.engine.begin() as conn:
             segment_id = segments.create(conn, ws, name=name, rule=parse_rule(raw_rule), user_id=None, now=now)
-            key = conn.exec_driver_sql(f"SELECT key FROM segments WHERE id = {segment_id}").scalar_one()
         started = time.perf_counter()
         build_all(services)
         built = time.perf_counter() - started
