@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 import sqlalchemy as sa
 
-from backend.db.models import Event as EventRow
+from backend.db.fastsql import FastSQL
 from backend.engine.rules import EventName, PropertyFilter, as_number, filter_problems, lookup, matches_filters
 from backend.engine.sdk import ConfigProblem
-from backend.runtime.snapshots import as_aware, chunks
+from backend.runtime.snapshots import chunks
 
-_events = EventRow.__table__
+_decode = msgspec.json.decode
 
 Aggregate = Literal["count", "distinct_count", "sum", "min", "max", "avg", "first", "last"]
 ZERO_WHEN_EMPTY = frozenset({"count", "distinct_count", "sum"})
@@ -101,35 +101,50 @@ def compute(
     conn: sa.Connection, workspace_id: int, spec: ComputedSpec, contact_ids: Sequence[int], now: datetime
 ) -> dict[int, tuple[Any, datetime | None]]:
     """Value and re-check time per contact: the moment the oldest counted event leaves the window
-    (None for all-time properties and contacts with nothing in the window)."""
+    (None for all-time properties and contacts with nothing in the window).
+
+    Raw SQL (``FastSQL``): a backfill reads millions of rows, and SQLAlchemy's per-row processing
+    would cost more than the database. Counts and first/last times are aggregated by the database."""
+    fast = FastSQL(conn)
     out: dict[int, tuple[Any, datetime | None]] = {}
-    conditions = [_events.c.workspace_id == workspace_id, _events.c.name == spec.event]
+    where = "workspace_id = ? AND name = ?"
+    base: list[Any] = [workspace_id, spec.event]
     if spec.window is not None:
-        conditions.append(_events.c.occurred_at >= now - spec.window)
+        where += " AND occurred_at >= ?"
+        base.append(fast.dt(now - spec.window))
     ids = sorted(set(contact_ids))
-    simple = spec.aggregate == "count" and not spec.where
+    in_sql = spec.aggregate in ("count", "first", "last") and not spec.where and not spec.property
+    read_dt, decode = fast.read_dt, _decode
+    props_column = "properties::text" if fast.postgres else "properties"
     for part in chunks(ids):
-        where = [*conditions, _events.c.contact_id.in_(part)]
-        if simple:
-            rows = conn.execute(
-                sa.select(_events.c.contact_id, sa.func.count(), sa.func.min(_events.c.occurred_at))
-                .where(*where)
-                .group_by(_events.c.contact_id)
+        in_list, params = fast.id_list(part)
+        if in_sql:
+            rows = fast.all(
+                f"SELECT contact_id, count(*), min(occurred_at), max(occurred_at) FROM events WHERE {where}"
+                f" AND contact_id {in_list} GROUP BY contact_id",
+                (*base, *params),
             )
-            for cid, count, oldest in rows:
-                out[cid] = (count, as_aware(oldest) + spec.window if spec.window is not None else None)
+            for cid, count, oldest, newest in rows:
+                oldest = read_dt(oldest)
+                until = oldest + spec.window if spec.window is not None else None
+                if spec.aggregate == "count":
+                    out[cid] = (count, until)
+                else:
+                    moment = oldest if spec.aggregate == "first" else read_dt(newest)
+                    out[cid] = (moment.astimezone(UTC).isoformat(), until)
         else:
             grouped: dict[int, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
-            rows = conn.execute(
-                sa.select(_events.c.contact_id, _events.c.occurred_at, _events.c.properties)
-                .where(*where)
-                .order_by(_events.c.contact_id, _events.c.occurred_at, _events.c.id)
+            rows = fast.all(
+                f"SELECT contact_id, occurred_at, {props_column} FROM events WHERE {where} AND contact_id {in_list}"
+                " ORDER BY contact_id, occurred_at, id",
+                (*base, *params),
             )
             for cid, at, props in rows:
+                props = decode(props) if isinstance(props, str | bytes) else props
                 props = props or {}
                 if spec.where and not matches_filters(props, spec.where, now):
                     continue
-                grouped[cid].append((as_aware(at), props))
+                grouped[cid].append((read_dt(at).astimezone(UTC), props))
             for cid, matched in grouped.items():
                 until = matched[0][0] + spec.window if spec.window is not None and matched else None
                 out[cid] = (aggregate(spec, matched), until)

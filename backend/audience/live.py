@@ -23,10 +23,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from backend.audience import definitions, scoring
+from backend.audience import definitions, prefilter, scoring
 from backend.audience.computed import compute
 from backend.audience.definitions import ComputedDef, Definitions, ScoreDef, SegmentDef
-from backend.db.fastsql import FastSQL
+from backend.db.fastsql import FastSQL, int_array
 from backend.engine.rules import evaluate, horizon
 from backend.engine.sdk import SCORE_CHANGED, SEGMENT_ENTERED, SEGMENT_LEFT, Contact, Needs
 from backend.runtime.events import IncomingEvent
@@ -37,6 +37,8 @@ log = logging.getLogger("waymark.audience")
 ENTERED, LEFT = SEGMENT_ENTERED, SEGMENT_LEFT
 BUILD_CHUNK = 5000
 """Contacts evaluated per backfill transaction."""
+PREFILTERED_SPAN = 10
+"""With a SQL prefilter, a backfill step covers this many chunks' worth of contact ids."""
 
 
 @dataclass(slots=True)
@@ -219,28 +221,35 @@ def build_step(engine: sa.Engine, now: datetime, chunk: int = BUILD_CHUNK) -> Bu
 
 def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built_through, now, chunk) -> BuildReport:
     fast = FastSQL(conn)
+    defs = definitions.load(conn, workspace_id)
+    seg = next(s for s in defs.segments if s.id == definition_id) if kind == "segment" else None
+    # A segment whose rule has a SQL superset covers many more contacts per step: only those that can
+    # match (and its current members, who may have to leave) are loaded and evaluated.
+    condition = prefilter.superset(seg.rule, fast, workspace_id, now, defs) if seg is not None else None
+    span = chunk if condition is None else chunk * PREFILTERED_SPAN
     ids = [
         cid
         for (cid,) in fast.all(
             "SELECT id FROM contacts WHERE workspace_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (workspace_id, built_through, chunk),
+            (workspace_id, built_through, span),
         )
     ]
     report = BuildReport(kind, definition_id, len(ids))
-    defs = definitions.load(conn, workspace_id)
     work = _Pass(workspace_id, now)
     if ids:
         if kind == "computed":
             target = next(c for c in defs.computed if c.id == definition_id)
-            _refresh_computed(conn, work, [(target, set(ids))], exact=False)
+            _refresh_computed(conn, work, [(target, set(ids))], exact=False, building=True)
         elif kind == "score":
             score = next(p for p in defs.scores if p.id == definition_id)
             _refresh_scores(conn, work, [(score, set(ids))], building=True)
         else:
-            seg = next(s for s in defs.segments if s.id == definition_id)
-            _evaluate_segments(conn, defs, work, lambda s, _changed: set(ids) if s is seg else set())
+            todo = ids if condition is None else _candidates(fast, workspace_id, seg, condition, ids[0], ids[-1])
+            for part in chunks(todo, chunk):
+                part_ids = set(part)
+                _evaluate_segments(conn, defs, work, lambda s, _c, part_ids=part_ids: part_ids if s is seg else set())
         _write(conn, work, exact=False, history=False)
-    done = len(ids) < chunk
+    done = len(ids) < span
     fast.execute(
         f"UPDATE {table} SET built_through = ?, progress_done = progress_done + ?,"
         f" status = CASE WHEN ? THEN 'ready' ELSE status END, built_at = CASE WHEN ? THEN ? ELSE built_at END"
@@ -249,6 +258,19 @@ def _build_chunk(conn, kind, table, definition_id, workspace_id, revision, built
     )
     report.finished = done
     return report
+
+
+def _candidates(
+    fast: FastSQL, workspace_id: int, seg: SegmentDef, condition: prefilter.Condition, low: int, high: int
+) -> list[int]:
+    """Contacts with ids in [low, high] that the prefilter lets through, and the segment's members there."""
+    sql, params = condition
+    rows = fast.all(
+        f"SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND c.id BETWEEN ? AND ? AND ({sql})"
+        " UNION SELECT contact_id FROM segment_members WHERE segment_id = ? AND contact_id BETWEEN ? AND ?",
+        (workspace_id, low, high, *params, seg.id, low, high),
+    )
+    return sorted(cid for (cid,) in rows)
 
 
 def start_build(conn: sa.Connection, table: str, definition_id: int, workspace_id: int) -> None:
@@ -271,9 +293,16 @@ def start_build(conn: sa.Connection, table: str, definition_id: int, workspace_i
 
 
 def _refresh_computed(
-    conn: sa.Connection, work: _Pass, targets: Iterable[tuple[ComputedDef, set[int]]], *, exact: bool
+    conn: sa.Connection,
+    work: _Pass,
+    targets: Iterable[tuple[ComputedDef, set[int]]],
+    *,
+    exact: bool,
+    building: bool = False,
 ) -> dict[str, set[int]]:
-    """Recompute values; returns, per key, the contacts whose value changed."""
+    """Recompute values; returns, per key, the contacts whose value changed. While a property is being
+    built, events only update contacts the backfill has passed; the backfill itself (``building``)
+    computes its chunk, which lies beyond that point."""
     changed: dict[str, set[int]] = defaultdict(set)
     targets = [(d, ids) for d, ids in targets if ids]
     if not targets:
@@ -281,7 +310,7 @@ def _refresh_computed(
     all_ids = sorted(set().union(*(ids for _d, ids in targets)))
     current = _computed_values(conn, all_ids)
     for prop, ids in targets:
-        if prop.status != "ready":  # contacts the backfill has not reached yet get their value from it
+        if prop.status != "ready" and not building:  # the backfill gives the rest their value
             ids = {i for i in ids if i <= prop.built_through}
         for cid, (value, until) in compute(conn, work.workspace_id, prop.spec, sorted(ids), work.now).items():
             if cid not in current:
@@ -369,10 +398,7 @@ def _evaluate_segments(conn: sa.Connection, defs: Definitions, work: _Pass, affe
             continue
         all_ids = sorted(set().union(*todo.values()))
         contacts = load_contacts(conn, all_ids)
-        needs = Needs()
-        for seg in todo:
-            needs = needs | seg.needs
-        load_needs(conn, work.workspace_id, contacts, needs, work.now, spans=True)
+        needs = _load_needs(conn, work, todo, contacts)
         for cid, values in work.computed.items():  # values changed in this pass, not yet written
             contact = contacts.get(cid)
             if contact is not None:
@@ -392,6 +418,25 @@ def _evaluate_segments(conn: sa.Connection, defs: Definitions, work: _Pass, affe
         current = _current_members(conn, [seg.id for seg in todo], all_ids)
         for seg, ids in todo.items():
             _decide(seg, ids, contacts, current, work, members_changed)
+
+
+def _load_needs(conn: sa.Connection, work: _Pass, todo: dict[SegmentDef, set[int]], contacts: dict[int, Contact]):
+    """Event counts, packages and memberships, each only for the contacts of the segments that read
+    them (a batch's logins need not count everyone's rentals). Returns the union of the needs."""
+    wanted: dict[Needs, set[int]] = defaultdict(set)
+    for seg, ids in todo.items():
+        for query in seg.needs.events:
+            wanted[Needs(events=(query,))] |= ids
+        if seg.needs.subscriptions:
+            wanted[Needs(subscriptions=True)] |= ids
+        if seg.needs.segments:
+            wanted[Needs(segments=True)] |= ids
+    union = Needs()
+    for needs, ids in wanted.items():
+        union = union | needs
+        part = contacts if len(ids) == len(contacts) else {c: contacts[c] for c in ids if c in contacts}
+        load_needs(conn, work.workspace_id, part, needs, work.now, spans=True)
+    return union
 
 
 def _decide(seg: SegmentDef, ids: set[int], contacts: dict[int, Contact], current: set[tuple[int, int]], work, changed):
@@ -437,23 +482,27 @@ def _write(conn: sa.Connection, work: _Pass, *, exact: bool, history: bool = Tru
         _write_computed(fast, work.computed)
     if work.score_rows:
         _write_scores(fast, ws, work, at)
-    if work.joins:
-        fast.many(
-            "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (segment_id, contact_id) DO NOTHING",
-            [(seg.id, cid, ws, at) for seg, cid in work.joins],
-        )
-    if work.leaves:
-        fast.many(
-            "DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?",
-            [(seg.id, cid) for seg, cid in work.leaves],
-        )
-    if history and (work.joins or work.leaves):
-        fast.many(
-            "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at) VALUES (?, ?, ?, ?, ?)",
-            [(ws, seg.id, cid, True, at) for seg, cid in work.joins]
-            + [(ws, seg.id, cid, False, at) for seg, cid in work.leaves],
-        )
+    if fast.postgres:
+        _write_members_pg(fast, ws, work, at, history)
+    else:
+        if work.joins:
+            fast.many(
+                "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (segment_id, contact_id) DO NOTHING",
+                [(seg.id, cid, ws, at) for seg, cid in work.joins],
+            )
+        if work.leaves:
+            fast.many(
+                "DELETE FROM segment_members WHERE segment_id = ? AND contact_id = ?",
+                [(seg.id, cid) for seg, cid in work.leaves],
+            )
+        if history and (work.joins or work.leaves):
+            fast.many(
+                "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(ws, seg.id, cid, True, at) for seg, cid in work.joins]
+                + [(ws, seg.id, cid, False, at) for seg, cid in work.leaves],
+            )
     _write_due(fast, ws, work.due, exact)
     if work.joins or work.leaves:
         _bump_daily(fast, ws, work, now)
@@ -471,12 +520,48 @@ def _properties(seg: SegmentDef) -> dict[str, Any]:
     return {"segment": seg.key, "segment_id": seg.id, "segment_name": seg.name}
 
 
+def _write_members_pg(fast: FastSQL, ws: int, work: _Pass, at: Any, history: bool) -> None:
+    """PostgreSQL: one statement per kind over arrays (``executemany`` would be a round trip per row,
+    and a backfill writes tens of thousands)."""
+    if work.joins:
+        fast.execute(
+            "INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at)"
+            " SELECT s, c, ?, ? FROM unnest(?::bigint[], ?::bigint[]) AS v(s, c)"
+            " ON CONFLICT (segment_id, contact_id) DO NOTHING",
+            (ws, at, int_array(seg.id for seg, _ in work.joins), int_array(cid for _, cid in work.joins)),
+        )
+    if work.leaves:
+        fast.execute(
+            "DELETE FROM segment_members m USING unnest(?::bigint[], ?::bigint[]) AS v(s, c)"
+            " WHERE m.segment_id = v.s AND m.contact_id = v.c",
+            (int_array(seg.id for seg, _ in work.leaves), int_array(cid for _, cid in work.leaves)),
+        )
+    if history and (work.joins or work.leaves):
+        changes = [(seg.id, cid, True) for seg, cid in work.joins] + [(seg.id, cid, False) for seg, cid in work.leaves]
+        fast.execute(
+            "INSERT INTO segment_changes (workspace_id, segment_id, contact_id, entered, at)"
+            " SELECT ?, s, c, e, ? FROM unnest(?::bigint[], ?::bigint[], ?::boolean[]) AS v(s, c, e)",
+            (
+                ws,
+                at,
+                int_array(s for s, _, _ in changes),
+                int_array(c for _, c, _ in changes),
+                [e for *_, e in changes],
+            ),
+        )
+
+
 def _write_computed(fast: FastSQL, values: dict[int, dict[str, Any]]) -> None:
     """Merge changed keys into ``contacts.computed`` (other keys, written by other transactions, stay)."""
-    rows = [(fast.json(changes), cid) for cid, changes in sorted(values.items())]
     if fast.postgres:
-        fast.many("UPDATE contacts SET computed = jsonb_strip_nulls(computed || ?::jsonb) WHERE id = ?", rows)
+        # One JSON document {contact id: changes}: psycopg would escape a text array item by item.
+        fast.execute(
+            "UPDATE contacts c SET computed = jsonb_strip_nulls(c.computed || v.value)"
+            " FROM jsonb_each(?::jsonb) AS v(key, value) WHERE c.id = v.key::bigint",
+            (fast.json({str(cid): changes for cid, changes in sorted(values.items())}),),
+        )
     else:
+        rows = [(fast.json(changes), cid) for cid, changes in sorted(values.items())]
         fast.many("UPDATE contacts SET computed = json_patch(computed, ?) WHERE id = ?", rows)
 
 
@@ -509,23 +594,24 @@ def _write_due(fast: FastSQL, workspace_id: int, due: dict[int, datetime | None]
         return
     dt = fast.dt
     rows = [(cid, workspace_id, dt(moment)) for cid, moment in sorted(due.items()) if moment is not None]
+    update = "ON CONFLICT (contact_id) DO UPDATE SET due_at = excluded.due_at"
     if exact:
         gone = [cid for cid, moment in due.items() if moment is None]
         for part in chunks(sorted(gone)):
             in_list, params = fast.id_list(part)
             fast.execute(f"DELETE FROM audience_checks WHERE contact_id {in_list}", params)
-        update = "excluded.due_at"
     else:
-        update = (
-            "LEAST(audience_checks.due_at, excluded.due_at)"
-            if fast.postgres
-            else ("min(audience_checks.due_at, excluded.due_at)")
+        # Only an earlier time is written: most evaluations find the stored one still first, and an
+        # update that changes nothing would still rewrite the row (and its index entry).
+        update += " WHERE excluded.due_at < audience_checks.due_at"
+    if fast.postgres:
+        fast.execute(
+            "INSERT INTO audience_checks (contact_id, workspace_id, due_at)"
+            f" SELECT c, ?, d FROM unnest(?::bigint[], ?::timestamptz[]) AS v(c, d) {update}",
+            (workspace_id, int_array(c for c, _, _ in rows), "{" + ",".join(d.isoformat() for _, _, d in rows) + "}"),
         )
-    fast.many(
-        "INSERT INTO audience_checks (contact_id, workspace_id, due_at) VALUES (?, ?, ?)"
-        f" ON CONFLICT (contact_id) DO UPDATE SET due_at = {update}",
-        rows,
-    )
+    else:
+        fast.many(f"INSERT INTO audience_checks (contact_id, workspace_id, due_at) VALUES (?, ?, ?) {update}", rows)
 
 
 def _bump_daily(fast: FastSQL, workspace_id: int, work: _Pass, now: datetime) -> None:

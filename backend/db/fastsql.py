@@ -97,7 +97,7 @@ class FastSQL:
     def id_list(self, ids: Sequence[int]) -> tuple[str, tuple]:
         """An ``IN`` list: ``= ANY(?)`` with one array on PostgreSQL, ``IN (?, ?, …)`` on SQLite."""
         if self.postgres:
-            return "= ANY(?)", (list(ids),)
+            return "= ANY(?::bigint[])", (int_array(ids),)
         return f"IN ({', '.join('?' * len(ids))})", tuple(ids)
 
 

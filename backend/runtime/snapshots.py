@@ -189,30 +189,38 @@ def count_events(
     spans: bool = False,
 ) -> tuple[dict[int, int], dict[int, tuple[datetime, datetime]]]:
     """Per contact: how many events match ``query`` and, with ``spans``, the oldest and newest of them."""
-    conditions = [_events.c.workspace_id == workspace_id, _events.c.name == query.name]
+    fast = FastSQL(conn)
+    where = "workspace_id = ? AND name = ?"
+    base: list[Any] = [workspace_id, query.name]
     if query.within is not None:
-        conditions.append(_events.c.occurred_at >= now - query.within)
+        where += " AND occurred_at >= ?"
+        base.append(fast.dt(now - query.within))
     counts: dict[int, int] = defaultdict(int)
     windows: dict[int, tuple[datetime, datetime]] = {}
+    read_dt = fast.read_dt
     for part in chunks(contact_ids):
-        where = [*conditions, _events.c.contact_id.in_(part)]
+        in_list, params = fast.id_list(part)
         if not query.where:
-            columns = [_events.c.contact_id, sa.func.count()]
-            if spans:
-                columns += [sa.func.min(_events.c.occurred_at), sa.func.max(_events.c.occurred_at)]
-            for row in conn.execute(sa.select(*columns).where(*where).group_by(_events.c.contact_id)):
+            columns = "contact_id, count(*)" + (", min(occurred_at), max(occurred_at)" if spans else "")
+            rows = fast.all(
+                f"SELECT {columns} FROM events WHERE {where} AND contact_id {in_list} GROUP BY contact_id",
+                (*base, *params),
+            )
+            for row in rows:
                 counts[row[0]] = row[1]
                 if spans:
-                    windows[row[0]] = (as_aware(row[2]), as_aware(row[3]))
+                    windows[row[0]] = (read_dt(row[2]), read_dt(row[3]))
         else:
-            rows = conn.execute(
-                sa.select(_events.c.contact_id, _events.c.properties, _events.c.occurred_at).where(*where)
+            props_column = "properties::text" if fast.postgres else "properties"
+            rows = fast.all(
+                f"SELECT contact_id, {props_column}, occurred_at FROM events WHERE {where} AND contact_id {in_list}",
+                (*base, *params),
             )
             for cid, props, at in rows:
-                if matches_frozen_filters(props or {}, query.where, now):
+                if matches_frozen_filters(json_dict(props), query.where, now):
                     counts[cid] += 1
                     if spans:
-                        at = as_aware(at)
+                        at = read_dt(at)
                         old = windows.get(cid)
                         windows[cid] = (min(old[0], at), max(old[1], at)) if old else (at, at)
     return counts, windows
