@@ -28,6 +28,8 @@ import './audiences.css';
 
 const FIELDS = ['name', 'key', 'description', 'definition'] as const;
 const KEY_PATTERN = /^[a-z0-9][a-z0-9_]*$/;
+/** The trend's lines: engaged, drifting, cold (the legend under the chart names them). */
+const BAND_COLORS = { high: '#0e9384', middle: '#4f46e5', low: '#b54708' } as const;
 const LEVEL_LABELS = Array.from({ length: LEVELS }, (_, i) => String(i + 1));
 
 interface Draft {
@@ -576,7 +578,7 @@ function Distribution({ score, total }: { score: Score; total: number | null }) 
     scored: fmt.number(score.scored),
     counts: score.histogram.map((n, i) => t('scores.levelCount', { level: i + 1, count: fmt.number(n) })).join(', '),
   });
-  const series = BAND_GROUPS.map((g) => ({ name: t('score.band', { from: g.from, to: g.to }), values: trend.groups[g.id] }));
+  const series = BAND_GROUPS.map((g) => ({ name: t('score.band', { from: g.from, to: g.to }), values: trend.groups[g.id], color: BAND_COLORS[g.id] }));
   const first = trend.days[0];
   const last = trend.days[trend.days.length - 1];
   return (
@@ -601,6 +603,14 @@ function Distribution({ score, total }: { score: Score; total: number | null }) 
           testId="score-trend"
         />
       )}
+      <ul className="chart-legend small" aria-hidden="true">
+        {series.map((s) => (
+          <li key={s.name}>
+            <span className="legend-swatch" style={{ background: s.color }} />
+            {s.name}
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }
