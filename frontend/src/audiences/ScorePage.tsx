@@ -48,7 +48,11 @@ export default function ScorePage() {
   const score = useAsync(() => (isNew ? Promise.resolve(null) : scores.get(id)), [id]);
   // Everyone in the workspace, for "N contacts have no score yet".
   const everyone = useAsync(() => contacts.search(''), [id]);
-  usePolling(score.data?.status === 'building', score.reload);
+  // Levels move with every scored event (and fill up while being recomputed): keep the histogram live.
+  usePolling(!isNew, () => {
+    score.reload();
+    if (score.data?.status !== 'building') everyone.reload();
+  }, score.data?.status === 'building' ? 1500 : 10_000);
 
   const error = blockTypes.error ?? score.error;
   if (error) return <ErrorNotice error={error} onRetry={() => (blockTypes.error ? blockTypes.reload() : score.reload())} />;
