@@ -28,6 +28,8 @@ import './audiences.css';
 
 const FIELDS = ['name', 'key', 'description', 'definition'] as const;
 const KEY_PATTERN = /^[a-z0-9][a-z0-9_]*$/;
+/** Form paths whose problems a field shows (the filters' own editor shows `where`'s). */
+const SHOWN = /^(name|key|definition\.events|definition\.events\.\d+\.(event|channel|weight|where(\..*)?)|definition\.(fading|bands)(\..*)?)$/;
 /** The trend's lines: engaged, drifting, cold (the legend under the chart names them). */
 const BAND_COLORS = { high: '#0e9384', middle: '#4f46e5', low: '#b54708' } as const;
 const LEVEL_LABELS = Array.from({ length: LEVELS }, (_, i) => String(i + 1));
@@ -103,7 +105,12 @@ function ScoreEditor({ score, total, ruleSchema, vocabulary, onSaved }: EditorPr
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const problems = useMemo(() => splitProblems(saveError, FIELDS, (p) => problemText(t, p)), [saveError, t]);
+  const problems = useMemo(() => {
+    const split = splitProblems(saveError, FIELDS, (p) => problemText(t, p));
+    // A problem no field shows (e.g. a whole weights line) goes to the box at the top, never lost.
+    const unshown = [...split.byPath].filter(([path]) => !SHOWN.test(path)).flatMap(([, messages]) => messages);
+    return { byPath: split.byPath, other: [...split.other, ...unshown] };
+  }, [saveError, t]);
   const dirty = !score || JSON.stringify(draft) !== JSON.stringify(saved);
   const def = draft.definition;
   const local = localProblems(def);
