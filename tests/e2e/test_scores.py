@@ -162,9 +162,20 @@ def test_email_engagement_defined_in_the_browser_scores_contacts_live(
     expect(page.get_by_test_id("score-template-code")).to_have_text("{{ contact.scores.newsletter }}")
     assert_accessible(page, "the score editor")
 
+    # Clicks count only on links to the shop: a property filter on the click's URL, its value forgotten.
+    page.get_by_test_id("score-event-1-filters").press("Enter")
+    page.get_by_test_id("field-definition.events.1.where-add").click()
+    page.get_by_test_id("field-definition.events.1.where.0.key").fill("url")
+    page.get_by_test_id("field-definition.events.1.where.0.op").select_option("contains")
+
+    # The server's refusals land on the fields they are about: the key first, then the filter's value.
     page.get_by_test_id("score-save").click()
     expect(page.get_by_test_id("score-key-error")).to_contain_text("another score already has the key")
     page.get_by_test_id("score-key").fill("engagement")
+    page.get_by_test_id("score-save").click()
+    expect(page.get_by_test_id("field-definition.events.1.where.0.value-error")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/scores/new$"))
+    page.get_by_test_id("field-definition.events.1.where.0.value").fill("acme.test")
     page.get_by_test_id("score-save").click()
     page.wait_for_url(re.compile(r"/scores/\d+$"))
     score_id = int(page.url.rsplit("/", 1)[1])
@@ -172,7 +183,12 @@ def test_email_engagement_defined_in_the_browser_scores_contacts_live(
     stored = admin(live_server, "GET", f"/api/scores/{score_id}")["definition"]
     assert stored["events"] == [
         {"event": "email_opened", "weight": 3.0, "where": [], "channel": None},
-        {"event": "email_clicked", "weight": 5.0, "where": [], "channel": None},
+        {
+            "event": "email_clicked",
+            "weight": 5.0,
+            "where": [{"key": "url", "op": "contains", "value": "acme.test"}],
+            "channel": None,
+        },
     ]
     assert stored["fading"]["mode"] == "window" and stored["fading"]["window"] == "P30D"
     assert stored["bands"] == {"mode": "thresholds", "thresholds": [1, 3, 6, 10, 15, 21, 28, 36, 45]}
