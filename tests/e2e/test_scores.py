@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.a11y import assert_accessible, assert_no_spill
 from tests.e2e.conftest import screenshot, sign_in
 from tests.e2e.live import LiveServer
-from tests.e2e.test_audiences import docs_screenshot, live_count, new_segment, save_segment
+from tests.e2e.test_audiences import live_count, new_segment, save_segment
 from tests.e2e.test_build_journey import admin, create_journey, drop_block, ingest, wait_for
 from tests.factories import linear_graph
 from tests.smtp_sink import Received
@@ -224,7 +224,7 @@ def test_email_engagement_defined_in_the_browser_scores_contacts_live(
     )
     expect(page.get_by_test_id("score-trend")).to_be_visible()
     assert_accessible(page, "a score with its histogram")
-    docs_screenshot(page, "score", height=1300)
+    screenshot(page, "score")
 
     # Cy's contact page: level 8 and the events that made it; Dee has no score.
     page.goto(f"{live_server.url}/contacts/{contact_id(live_server, users['cy'])}")
