@@ -9,7 +9,7 @@ SPA_INDEX := frontend/dist/index.html
 HAS_FRONTEND := $(wildcard frontend/package.json)
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint test-python test-frontend build chromium bench clean
+.PHONY: run test install lint api-types check-api-types test-python test-frontend build chromium bench clean
 
 run: install build
 	$(BIN)/waymark run
@@ -44,6 +44,18 @@ lint: $(PY_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(if $(HAS_FRONTEND),npm run typecheck -w frontend)
+	$(if $(HAS_FRONTEND),$(MAKE) --no-print-directory check-api-types)
+
+# The SPA's API types are generated from the server's OpenAPI document; lint fails when they drift.
+api-types: install
+	$(BIN)/python scripts/openapi.py var/openapi.json
+	npx --no-install openapi-typescript var/openapi.json -o frontend/src/api/schema.gen.ts --silent
+
+check-api-types: install
+	@tmp=$$(mktemp -d) && $(BIN)/python scripts/openapi.py $$tmp/openapi.json \
+	  && npx --no-install openapi-typescript $$tmp/openapi.json -o $$tmp/schema.gen.ts --silent \
+	  && { cmp -s $$tmp/schema.gen.ts frontend/src/api/schema.gen.ts \
+	       || { echo "frontend/src/api/schema.gen.ts is not generated from the current API: run make api-types"; exit 1; }; }
 
 test-frontend: $(if $(HAS_FRONTEND),$(NODE_STAMP))
 	$(if $(HAS_FRONTEND),npm test -w frontend)

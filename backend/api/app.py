@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Litestar, Router
+from litestar import Litestar, Response, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
+from backend.api import openapi
 from backend.api.auth import KeyCache, principal_dependency, require_admin, require_write_key
-from backend.api.errors import EXCEPTION_HANDLERS, ApiError
+from backend.api.errors import EXCEPTION_HANDLERS, ApiError, bad_request
 from backend.api.journeys import JourneyController
 from backend.api.meta import MetaController
 from backend.api.sessions import SessionController, read_session
@@ -58,12 +59,28 @@ def _register_optional_modules() -> None:
 MAX_ID = 2**63 - 1
 
 
-def _ids_in_range(request) -> None:
+def _allowed_methods(request) -> Response:
+    """OPTIONS lists every method of the path (Litestar's own answer lists only those of the handlers
+    registered with its first controller when several share a path)."""
+    template = request.scope.get("path_template")
+    methods = {m for route in request.app.routes if route.path_format == template for m in route.methods}
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods | {"OPTIONS"}))})
+
+
+def _check_request(request) -> Response | None:
     """An integer path parameter beyond 64 bits can name nothing: 404 before it reaches the database
-    (SQLite cannot even bind it)."""
+    (SQLite cannot even bind it). No query parameter of the API takes a list, so one given twice is
+    refused rather than half of it ignored."""
     for name, value in request.path_params.items():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise ApiError(404, f"{name.removesuffix('_id').replace('_', ' ')} not found")
+    if request.method == "OPTIONS":
+        return _allowed_methods(request)
+    query = request.query_params
+    for name in query:
+        if len(query.getall(name)) > 1:
+            raise bad_request(f"/query/{name}", f"give {name} once")
+    return None
 
 
 def create_app(services: Services, *, on_startup: list | None = None, on_shutdown: list | None = None) -> Litestar:
@@ -88,7 +105,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
             "principal": Provide(principal_dependency, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=_ids_in_range,
+        before_request=_check_request,
         openapi_config=OpenAPIConfig(
             title="Waymark API",
             version="1",
@@ -109,6 +126,7 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
         debug=False,
         logging_config=None,  # the process configures logging (waymark's CLI), not the framework
     )
+    openapi.install(app)
     app.state.services = services
     app.state.key_cache = KeyCache()
     app.state.session_reader = read_session

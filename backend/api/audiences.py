@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import sqlalchemy as sa
@@ -37,7 +37,7 @@ class Progress(msgspec.Struct):
 class JourneyRef(msgspec.Struct):
     id: int
     name: str
-    status: str
+    status: Literal["draft", "published", "paused", "archived"]
 
 
 class SegmentIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -59,7 +59,7 @@ class SegmentSummary(msgspec.Struct, kw_only=True):
     key: str
     name: str
     description: str
-    status: str
+    status: Literal["building", "ready"]
     """``building`` (membership is being computed; see ``progress``) or ``ready``."""
     progress: Progress
     size: int

@@ -3,7 +3,6 @@ delete, and the event timelines."""
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,7 +17,16 @@ from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import bad_request
 from backend.api.journeys import BlockError
-from backend.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from backend.api.pagination import (
+    Cursor,
+    Limit,
+    Page,
+    TimeCursor,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+)
 from backend.audience import segments
 from backend.contacts import people
 from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Segment, SegmentMember, Subscription
@@ -320,27 +328,6 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _encode_time_cursor(at: datetime, event_id: int) -> str:
-    return base64.urlsafe_b64encode(f"t:{at.isoformat()}|{event_id}".encode()).decode().rstrip("=")
-
-
-def _decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        at, _, event_id = value.rpartition("|")
-        if kind != "t":
-            raise ValueError(kind)
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None:
-            raise ValueError(at)
-        return moment, int(event_id)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("/query/cursor", "cursor is not one this API handed out") from None
-
-
 class ContactController(Controller):
     path = "/contacts"
     tags = ["contacts"]
@@ -519,9 +506,9 @@ class ContactController(Controller):
         principal: PrincipalDep,
         contact_id: FromPath[int],
         limit: Limit = 50,
-        cursor: Cursor = None,
+        cursor: TimeCursor = None,
     ) -> Page[EventOut]:
-        after = _decode_time_cursor(cursor)
+        after = decode_time_cursor(cursor)
         with read_connection(services.engine) as conn:
             _contact_row(conn, principal, contact_id)
             query = sa.select(_events).where(
@@ -539,7 +526,7 @@ class ContactController(Controller):
         rows = rows[:limit]
         return Page(
             items=[_event_out(r) for r in rows],
-            next_cursor=_encode_time_cursor(rows[-1].occurred_at, rows[-1].id) if more else None,
+            next_cursor=encode_time_cursor(rows[-1].occurred_at, rows[-1].id) if more else None,
         )
 
 

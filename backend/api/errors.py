@@ -30,6 +30,11 @@ class ProblemItem(msgspec.Struct, omit_defaults=True):
     node_id: str | None = None
     severity: str | None = None
     """``warning`` for problems that do not stop publishing; absent for errors."""
+    line: int | None = None
+    """For a template's problems: the line (1-based) and column in the field the pointer names."""
+    column: int | None = None
+    limit: str | None = None
+    """For a template that hit a render limit: which one (``cpu``, ``output``, ``value`` …)."""
 
 
 class ProblemDetail(msgspec.Struct, omit_defaults=True):

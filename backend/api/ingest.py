@@ -30,6 +30,7 @@ from backend.api.app import INGEST_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
 from backend.api.errors import ApiError, ProblemItem
+from backend.api.openapi import mark_date_times
 from backend.contacts.upsert import (
     CONTACT_TRAITS,
     SUBSCRIPTION_FIELDS,
@@ -375,7 +376,9 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 return walk(dict(defs[ref.rsplit("/", 1)[-1]]))
-            return {k: walk(v) for k, v in node.items()}
+            # A discriminator's mapping names $defs that no longer exist; each branch's ``type`` enum
+            # already tells the branches apart.
+            return {k: walk(v) for k, v in node.items() if k != "discriminator"}
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
@@ -384,7 +387,9 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _documented(body_type: Any, *, single: bool) -> type[Operation]:
-    schema = _inline(msgspec.json.schema(body_type))
+    raw = msgspec.json.schema(body_type)
+    mark_date_times(raw["$defs"], {t.__name__: t for t in (*MESSAGE_TYPES.values(), BatchDoc)})
+    schema = _inline(raw)
     if single and "type" in schema.get("required", []):
         schema["required"] = [name for name in schema["required"] if name != "type"]
 

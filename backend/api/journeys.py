@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import sqlalchemy as sa
@@ -280,7 +280,7 @@ class JourneyController(Controller):
         self,
         services: ServicesDep,
         principal: PrincipalDep,
-        status: FromQuery[str | None] = None,
+        status: FromQuery[Literal["draft", "published", "paused", "archived"] | None] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[JourneySummary]:
@@ -568,7 +568,7 @@ class JourneyController(Controller):
         principal: PrincipalDep,
         journey_id: FromPath[int],
         node_id: FromPath[str],
-        status: FromQuery[str] = "waiting",
+        status: FromQuery[Literal["waiting", "passed", "failed"]] = "waiting",
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[NodeContact]:

@@ -31,6 +31,7 @@ _contacts = Contact.__table__
 _events = Event.__table__
 
 STATUSES = ("pending", "sending", "sent", "failed", "skipped", "unknown")
+STATUS_LIST_PATTERN = rf"^({'|'.join(STATUSES)})(,({'|'.join(STATUSES)}))*$"
 RETRYABLE = ("failed", "unknown", "skipped")
 Channel = Literal["email", "sms", "wechat", "push"]
 
@@ -78,7 +79,7 @@ class MessageDetail(MessageOut, kw_only=True):
 
 
 class RetryRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    ids: Annotated[list[int], msgspec.Meta(min_length=1, max_length=1000)]
+    ids: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]], msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class NotRetried(msgspec.Struct):
@@ -195,7 +196,9 @@ class MessageController(Controller):
         self,
         services: ServicesDep,
         principal: PrincipalDep,
-        status: Annotated[str | None, QueryParameter(description="comma-separated statuses")] = None,
+        status: Annotated[
+            str | None, QueryParameter(description="comma-separated statuses", pattern=STATUS_LIST_PATTERN)
+        ] = None,
         channel: FromQuery[str | None] = None,
         contact_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
         journey_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,

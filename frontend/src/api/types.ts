@@ -1,5 +1,9 @@
 /** Shapes of the admin API (docs/api.md). Only what the SPA reads is typed. */
 import type { JsonSchema } from '../schema-form/schema';
+import type { components } from './schema.gen';
+
+/** The server's own shapes, generated from its OpenAPI document (`make api-types`). */
+type Schemas = components['schemas'];
 
 export interface Problem {
   pointer: string;
@@ -10,21 +14,9 @@ export interface Problem {
   severity?: 'warning' | null;
 }
 
-export interface User {
-  id: number;
-  email: string;
-  name: string;
-  locale: string | null;
-}
+export type User = Schemas['UserOut'];
 
-export interface Workspace {
-  id: number;
-  slug: string;
-  name: string;
-  timezone: string;
-  locale: string;
-  role: string;
-}
+export type Workspace = Schemas['WorkspaceOut'];
 
 export interface Session {
   user: User;
@@ -58,11 +50,7 @@ export interface BlockType {
   problems?: Record<string, string>;
 }
 
-/** Something a rule or block names by its key, shown by its name (templates, segments, computed properties). */
-export interface NamedRef {
-  key: string;
-  name: string;
-}
+export type NamedRef = Schemas['NamedRef'];
 
 export interface Vocabulary {
   events: string[];
@@ -132,49 +120,15 @@ export interface JourneyVersion {
   graph?: Graph;
 }
 
-/** What a block's step raised for a contact, which is parked on the block until retried. */
-export interface BlockError {
-  type: string;
-  message: string;
-  at: string;
-}
+export type BlockError = Schemas['BlockError'];
 
-export interface NodeStats {
-  waiting: number;
-  passed: number;
-  outcomes: Record<string, number>;
-  /** Contacts parked on the block now because its step raised (absent when none). */
-  failed?: number;
-  last_error?: BlockError;
-}
+export type NodeStats = Schemas['NodeStats'];
 
-export interface JourneyStats {
-  nodes: Record<string, NodeStats>;
-  entered: number;
-  active: number;
-  completed: number;
-  exited: number;
-  failed: number;
-}
+export type JourneyStats = Schemas['JourneyStats'];
 
-export interface NodeContact {
-  contact_id: number;
-  external_id: string | null;
-  email: string | null;
-  entered_at: string;
-  due_at: string | null;
-  error?: BlockError | null;
-}
+export type NodeContact = Schemas['NodeContact'];
 
-export interface ContactSummary {
-  id: number;
-  external_id: string | null;
-  email: string | null;
-  phone: string | null;
-  tags: string[];
-  created_at: string;
-  updated_at: string;
-}
+export type ContactSummary = Schemas['ContactSummary'];
 
 export interface ContactPage extends Page<ContactSummary> {
   /** How many contacts match: the workspace, the segment's size, or the search's matches. */
@@ -207,12 +161,7 @@ export interface SubscriptionSave {
   attributes?: Record<string, unknown>;
 }
 
-export interface ContactSegment {
-  id: number;
-  key: string;
-  name: string;
-  entered_at: string;
-}
+export type ContactSegment = Schemas['ContactSegment'];
 
 /** Fields of a contact a marketer edits by hand (POST creates, PATCH changes only what is sent). */
 export interface ContactSave {
@@ -231,15 +180,7 @@ export interface ContactSave {
 export const ENROLLMENT_STATUSES = ['active', 'completed', 'exited', 'control', 'failed'] as const;
 export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
 
-export interface ContactJourney {
-  journey_id: number;
-  name: string;
-  node_id: string | null;
-  node_label: string | null;
-  status: EnrollmentStatus;
-  entered_at: string;
-  error?: BlockError | null;
-}
+export type ContactJourney = Schemas['ContactJourney'];
 
 export interface Contact extends ContactSummary {
   anonymous_id: string | null;
@@ -305,15 +246,7 @@ export interface TemplateDraft {
   push?: PushBody;
 }
 
-export interface TemplateSummary {
-  id: number;
-  key: string;
-  name: string;
-  tags: string[];
-  channels: Channel[];
-  version: number | null;
-  updated_at: string;
-}
+export type TemplateSummary = Schemas['TemplateSummary'];
 
 export interface Template extends TemplateSummary {
   draft: TemplateDraft;
@@ -334,11 +267,7 @@ export interface TemplateProblem {
   limit?: string;
 }
 
-export interface TemplateSaved {
-  template: Template;
-  problems: TemplateProblem[];
-  sms?: SmsSegments | null;
-}
+export type TemplateSaved = Schemas['TemplateSaved'];
 
 export interface TemplateVersion {
   id: number;
@@ -463,38 +392,16 @@ export interface RetryResult {
 
 // --- audiences (backend/api/audiences.py) ---------------------------------------------------------------
 
-export interface Progress {
-  done: number;
-  total: number;
-}
+export type Progress = Schemas['Progress'];
 
 /** `building`: membership (or values) are being computed, see `progress`; `ready` otherwise. */
 export type BuildStatus = 'building' | 'ready';
 
-export interface SegmentSummary {
-  id: number;
-  key: string;
-  name: string;
-  description: string;
-  status: BuildStatus;
-  progress: Progress;
-  size: number;
-  updated_at: string;
-}
+export type SegmentSummary = Schemas['SegmentSummary'];
 
-export interface DayPoint {
-  /** YYYY-MM-DD */
-  day: string;
-  size: number;
-  entered: number;
-  left: number;
-}
+export type DayPoint = Schemas['DayPoint'];
 
-export interface JourneyRef {
-  id: number;
-  name: string;
-  status: JourneyStatus;
-}
+export type JourneyRef = Schemas['JourneyRef'];
 
 export interface Segment extends SegmentSummary {
   rule: Record<string, unknown>;

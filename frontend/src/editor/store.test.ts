@@ -251,9 +251,9 @@ describe('server feedback', () => {
   });
 
   it('keeps unchanged stats objects so their nodes do not re-render', () => {
-    s().setStats({ wait1: { waiting: 1, passed: 2, outcomes: {} }, entry: { waiting: 0, passed: 3, outcomes: {} } });
+    s().setStats({ wait1: { waiting: 1, passed: 2, outcomes: {}, failed: 0, last_error: null }, entry: { waiting: 0, passed: 3, outcomes: {}, failed: 0, last_error: null } });
     const before = s().stats;
-    s().setStats({ wait1: { waiting: 1, passed: 2, outcomes: {} }, entry: { waiting: 0, passed: 4, outcomes: {} } });
+    s().setStats({ wait1: { waiting: 1, passed: 2, outcomes: {}, failed: 0, last_error: null }, entry: { waiting: 0, passed: 4, outcomes: {}, failed: 0, last_error: null } });
     expect(s().stats.wait1).toBe(before.wait1);
     expect(s().stats.entry).not.toBe(before.entry);
   });
