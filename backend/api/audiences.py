@@ -365,6 +365,8 @@ class ScoreOut(msgspec.Struct, kw_only=True):
     cutoffs: list[float] | None
     """Percentile bands: the points at the deciles the levels are cut at."""
     segments: list[str]
+    journeys: list[JourneyRef]
+    """Journeys with a rule on the score (conditions, split.rules), draft or published."""
     updated_at: datetime
     built_at: datetime | None
 
@@ -393,6 +395,7 @@ def _score_out(conn: sa.Connection, workspace_id: int, row: Any, now: datetime) 
         trend=[ScoreDay(**d) for d in scores.trend(conn, row.id, now)],
         cutoffs=row.cutoffs,
         segments=scores.using(conn, workspace_id, row.key),
+        journeys=[JourneyRef(**j) for j in scores.journeys_using(conn, workspace_id, row.key)],
         updated_at=row.updated_at,
         built_at=row.built_at,
     )

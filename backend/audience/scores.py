@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 
-from backend.audience import definitions, live, scoring
+from backend.audience import definitions, live, scoring, segments
 from backend.audience.scoring import LEVELS, ScoreSpec
 from backend.audience.segments import KEY_PATTERN, make_key
 from backend.db.fastsql import FastSQL
@@ -109,6 +109,21 @@ def using(conn: sa.Connection, workspace_id: int, key: str) -> list[str]:
         for name, raw in conn.execute(sa.select(Segment.name, Segment.rule).where(Segment.workspace_id == workspace_id))
         if key in dependencies(definitions.parse_rule(raw)).scores
     ]
+
+
+def journeys_using(conn: sa.Connection, workspace_id: int, key: str) -> list[dict[str, Any]]:
+    """Journeys whose draft or published version has a rule on the score (conditions, split.rules)."""
+    return segments.journeys_using(conn, workspace_id, key, _names_score)
+
+
+def _names_score(value: Any, key: str) -> bool:
+    if isinstance(value, dict):
+        if value.get("kind") == "score" and value.get("key") == key:
+            return True
+        return any(_names_score(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_score(v, key) for v in value)
+    return False
 
 
 def delete(conn: sa.Connection, workspace_id: int, score_id: int) -> None:

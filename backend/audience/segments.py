@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,8 +228,12 @@ def trend(conn: sa.Connection, segment_id: int, today: datetime, days: int = 30)
     return list(reversed(points))
 
 
-def journeys_using(conn: sa.Connection, workspace_id: int, key: str) -> list[dict[str, Any]]:
-    """Journeys whose draft or published version names the segment (triggers, waits, rules)."""
+def journeys_using(
+    conn: sa.Connection, workspace_id: int, key: str, names: Callable[[Any, str], bool] | None = None
+) -> list[dict[str, Any]]:
+    """Journeys whose draft or published version names the segment (triggers, waits, rules), or what
+    ``names`` looks for (a score's key in rules)."""
+    names = names or _names_segment
     rows = conn.execute(
         sa.select(Journey.id, Journey.name, Journey.status, Journey.draft, JourneyVersion.graph)
         .outerjoin(JourneyVersion, JourneyVersion.id == Journey.published_version_id)
@@ -238,7 +242,7 @@ def journeys_using(conn: sa.Connection, workspace_id: int, key: str) -> list[dic
     )
     found = []
     for journey_id, name, status, draft, graph in rows:
-        if _names_segment(draft, key) or _names_segment(graph, key):
+        if names(draft, key) or names(graph, key):
             found.append({"id": journey_id, "name": name, "status": status})
     return found
 

@@ -22,6 +22,9 @@ const SegmentsPage = lazy(() => import('./audiences/SegmentsPage'));
 const SegmentPage = lazy(() => import('./audiences/SegmentPage'));
 const ComputedPropertiesPage = lazy(() => import('./audiences/ComputedPropertiesPage'));
 const ComputedPropertyPage = lazy(() => import('./audiences/ComputedPropertyPage'));
+// Engagement scores (the histogram and trend load ECharts with them).
+const ScoresPage = lazy(() => import('./audiences/ScoresPage'));
+const ScorePage = lazy(() => import('./audiences/ScorePage'));
 
 export function App() {
   const { t } = useTranslation();
@@ -49,6 +52,8 @@ export function App() {
           <Route path="/segments/:id" element={<SegmentPage />} />
           <Route path="/computed-properties" element={<ComputedPropertiesPage />} />
           <Route path="/computed-properties/:id" element={<ComputedPropertyPage />} />
+          <Route path="/scores" element={<ScoresPage />} />
+          <Route path="/scores/:id" element={<ScorePage />} />
           <Route path="/templates" element={<TemplatesPage />} />
           <Route path="/templates/:id" element={<TemplateEditorPage />} />
           <Route path="/templates/key/:key" element={<TemplateByKey />} />

@@ -152,6 +152,9 @@ def test_segments_and_split_rules_use_scores(admin, writer, services):
         "low": ["tutorial"],
     }
     assert members(admin, engaged["id"]) == ["hi"]
+    # The score's page lists what uses it: the segment and the journey whose split has rules on it.
+    (listed,) = ok(admin.get("/api/scores"))
+    assert listed["segments"] == ["Engaged"] and [j["status"] for j in listed["journeys"]] == ["published"]
 
 
 def test_a_journey_starts_when_a_score_enters_a_band(admin, writer, services):

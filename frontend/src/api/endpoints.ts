@@ -9,6 +9,7 @@ import type {
   Contact,
   ContactEvent,
   ContactPage,
+  ContactScore,
   ContactSave,
   Graph,
   Journey,
@@ -19,6 +20,9 @@ import type {
   NodeContact,
   Page,
   Problem,
+  Score,
+  ScoreDefinition,
+  ScoreSave,
   Segment,
   SegmentMember,
   SegmentPreview,
@@ -94,6 +98,8 @@ export const contacts = {
   updateSubscription: (id: number | string, subscriptionId: number, body: SubscriptionSave) =>
     api.patch<Subscription>(`${contact(id)}/subscriptions/${subscriptionId}`, body),
   removeSubscription: (id: number | string, subscriptionId: number) => api.del<void>(`${contact(id)}/subscriptions/${subscriptionId}`),
+  /** Every score of the workspace with the contact's level (or none) and the events that made it. */
+  scores: (id: number | string) => api.get<ContactScore[]>(`${contact(id)}/scores`),
 };
 
 const segment = (id: number | string) => `/api/segments/${encodeURIComponent(String(id))}`;
@@ -119,6 +125,18 @@ export const computedProperties = {
   update: (id: number | string, body: ComputedSave) => api.patch<ComputedProperty>(computedProperty(id), body),
   /** 409 with the reason when a segment uses it. */
   remove: (id: number | string) => api.del<void>(computedProperty(id)),
+};
+
+const score = (id: number | string) => `/api/scores/${encodeURIComponent(String(id))}`;
+
+export const scores = {
+  list: () => api.get<Score[]>('/api/scores'),
+  get: (id: number | string) => api.get<Score>(score(id)),
+  create: (body: ScoreSave & { name: string; definition: ScoreDefinition }) => api.post<Score>('/api/scores', body),
+  /** A changed definition rescores every contact (`status: building`). */
+  update: (id: number | string, body: ScoreSave) => api.patch<Score>(score(id), body),
+  /** 409 with the reason when a segment uses it. */
+  remove: (id: number | string) => api.del<void>(score(id)),
 };
 
 const template = (id: number | string) => `/api/templates/${encodeURIComponent(String(id))}`;

@@ -2101,6 +2101,7 @@ export interface components {
             description: string;
             histogram: number[];
             id: number;
+            journeys: components["schemas"]["JourneyRef"][];
             key: string;
             name: string;
             progress: components["schemas"]["Progress"];

@@ -60,6 +60,7 @@ export interface Vocabulary {
   /** Added with audiences; an older server may leave them out. */
   segments?: NamedRef[];
   computed?: NamedRef[];
+  scores?: NamedRef[];
   /** Names of products and subscriptions contacts have. */
   packages?: string[];
 }
@@ -468,4 +469,70 @@ export interface ComputedSave {
   description?: string;
   key?: string;
   definition?: ComputedDefinition;
+}
+
+// --- engagement scores (backend/api/audiences.py, docs/scores.md) ------------------------------------------
+
+export const SCORE_CHANNELS = ['email', 'sms', 'wechat', 'push'] as const;
+export type ScoreChannel = (typeof SCORE_CHANNELS)[number];
+
+/** One line of the weights table: every line that matches an event counts. */
+export interface WeightedEvent {
+  event: string;
+  /** −10 to 10, not 0. */
+  weight: number;
+  where?: PropertyFilter[];
+  channel?: ScoreChannel | null;
+}
+
+export interface ScoreDefinition {
+  events: WeightedEvent[];
+  /** ISO 8601 durations (`P30D`). */
+  fading: { mode: 'window' | 'decay'; window: string; half_life: string };
+  /** `thresholds`: points needed for levels 2 to 10 (nine, rising). */
+  bands: { mode: 'thresholds' | 'percentile'; thresholds: number[] };
+}
+
+export interface ScoreDay {
+  /** YYYY-MM-DD */
+  day: string;
+  /** Contacts at levels 1 to 10 at the end of the day. */
+  levels: number[];
+}
+
+export interface Score {
+  id: number;
+  key: string;
+  name: string;
+  description: string;
+  definition: ScoreDefinition;
+  status: BuildStatus;
+  progress: Progress;
+  /** Contacts at levels 1 to 10 now. */
+  histogram: number[];
+  /** Contacts with a score; the others have no scored events. */
+  scored: number;
+  trend: ScoreDay[];
+  /** Percentile bands: the points the levels are cut at. */
+  cutoffs: number[] | null;
+  segments: string[];
+  journeys?: JourneyRef[];
+  updated_at: string;
+  built_at: string | null;
+}
+
+export interface ScoreSave {
+  name?: string;
+  description?: string;
+  key?: string;
+  definition?: ScoreDefinition;
+}
+
+/** A contact's level (null: no scored events) with the events that made it. */
+export interface ContactScore {
+  key: string;
+  name: string;
+  level: number | null;
+  points: number | null;
+  events: { event: string; count: number; points: number }[];
 }

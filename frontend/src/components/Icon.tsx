@@ -4,6 +4,8 @@ import { memo } from 'react';
 
 const PATHS: Record<string, string> = {
   zap: 'M13 2 3 14h9l-1 8 10-12h-9l1-8z',
+  gauge: 'm12 14 4-4M3.34 19a10 10 0 1 1 17.32 0',
+  'git-fork': 'M12 21a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM6 9a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM18 9a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM18 9v2a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2V9M12 13v2',
   calendar: 'M3 5h18v16H3zM3 10h18M8 3v4M16 3v4',
   'user-plus': 'M16 21v-2a4 4 0 0 0-4-4H6a4 4 0 0 0-4 4v2M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM19 8v6M22 11h-6',
   clock: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM12 6v6l4 2',

@@ -17,6 +17,7 @@ export function Layout({ children }: { children: ReactNode }) {
     { to: '/contacts', icon: 'users', label: t('nav.contacts'), testId: 'nav-contacts' },
     { to: '/segments', icon: 'pie-chart', label: t('nav.segments'), testId: 'nav-segments' },
     { to: '/computed-properties', icon: 'sigma', label: t('nav.computed'), testId: 'nav-computed', title: t('computed.title') },
+    { to: '/scores', icon: 'gauge', label: t('nav.scores'), testId: 'nav-scores' },
     { to: '/templates', icon: 'mail', label: t('nav.templates'), testId: 'nav-templates' },
     { to: '/messages', icon: 'send', label: t('nav.messages'), testId: 'nav-messages' },
     { to: '/settings/providers', icon: 'settings', label: t('nav.providers'), testId: 'nav-providers' },

@@ -59,6 +59,48 @@ export default function ContactPage() {
   return <ContactView contact={contact.data} vocabulary={vocabulary.data ?? null} reload={contact.reload} />;
 }
 
+/** Each score of the workspace: the contact's level, or "no score" when no scored event counts, with the
+ * events that made it ("3 × email_clicked: 15 points"). Reloaded with the contact's events. */
+function ContactScores({ contactId }: { contactId: number }) {
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const list = useAsync(() => contacts.scores(contactId), [contactId]);
+  const items = list.data ?? [];
+  if (list.data && items.length === 0) return null;
+  return (
+    <Section title={t('contact.scores')} testId="contact-scores">
+      {list.error && <ErrorNotice error={list.error} onRetry={list.reload} />}
+      {!list.data && !list.error && <Loading />}
+      <ul className="plain-list score-levels">
+        {items.map((s) => (
+          <li key={s.key} data-testid={`contact-score-${s.key}`} data-level={s.level ?? ''}>
+            <div className="score-line">
+              <span className="strong">{s.name}</span>
+              {s.level === null ? (
+                <span className="muted" data-testid={`contact-score-${s.key}-level`}>
+                  {t('contact.noScore')}
+                </span>
+              ) : (
+                <span data-testid={`contact-score-${s.key}-level`}>
+                  <span className="score-level">{t('contact.scoreLevel', { level: s.level })}</span>{' '}
+                  <span className="muted small">{t('contact.scorePoints', { points: fmt.number(s.points ?? 0) })}</span>
+                </span>
+              )}
+            </div>
+            {s.events.length > 0 && (
+              <ul className="small muted" data-testid={`contact-score-${s.key}-events`}>
+                {s.events.map((e) => (
+                  <li key={e.event}>{t('contact.scoreEvent', { count: e.count, n: fmt.number(e.count), event: e.event, points: fmt.number(e.points) })}</li>
+                ))}
+              </ul>
+            )}
+          </li>
+        ))}
+      </ul>
+    </Section>
+  );
+}
+
 /** A block's step raised for this contact: the error, and (for editors) a retry once the cause is fixed. */
 function BlockFailure({ contactId, journey, onRetried }: { contactId: number; journey: ContactJourney; onRetried(): void }) {
   const { t } = useTranslation();
@@ -199,6 +241,7 @@ function ContactView({ contact, vocabulary, reload }: { contact: Contact; vocabu
             </ul>
           )}
         </Section>
+        <ContactScores contactId={contact.id} />
         <Section title={t('contact.computed')} testId="contact-computed">
           {computed.length === 0 ? (
             <p className="muted">{t('contact.noComputed')}</p>

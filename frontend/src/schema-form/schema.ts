@@ -42,7 +42,7 @@ export interface JsonSchema {
 export type DayMeasure = 'until_end' | 'since_start' | 'length';
 
 /** Vocabularies of things named by a key and shown by their name: the form shows the name, stores the key. */
-export const NAMED_SOURCES = ['templates', 'segments', 'computed'] as const;
+export const NAMED_SOURCES = ['templates', 'segments', 'computed', 'scores'] as const;
 export type NamedSource = (typeof NAMED_SOURCES)[number];
 /** Vocabularies of plain names (suggested while typing). */
 export type NameSource = 'events' | 'attributes' | 'tags' | 'packages';
