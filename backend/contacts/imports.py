@@ -65,7 +65,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SCALARS = {"external_id": 255, "email": 320, "phone": 32, "wechat_openid": 128, "timezone": 64, "locale": 16}
 SUBSCRIPTION_PARTS = ("id", "name", "status", "start_at", "end_at", "duration", "auto_renew")
 TYPES = ("auto", "text", "number", "boolean", "date")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]{0,99}$")
+_NAME = re.compile(r"^\w[\w.\- ]{0,99}$")
 _KEY = re.compile(r"^[a-z0-9_]{1,32}$")
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
 TRUE = frozenset({"true", "yes", "y", "1", "on", "t", "x", "tak", "sí", "si", "是", "opt-in", "granted", "subscribed"})
@@ -87,8 +87,36 @@ class MappingEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 _SYNONYMS = {
-    "external_id": ("external_id", "externalid", "user_id", "userid", "customer_id", "customer", "client_id"),
-    "email": ("email", "e_mail", "mail", "email_address", "correo", "correo_electronico", "邮箱", "电子邮件"),
+    "external_id": (
+        "external_id",
+        "externalid",
+        "user_id",
+        "userid",
+        "customer_id",
+        "customer",
+        "client_id",
+        "id_cliente",
+        "id_klienta",
+        "identyfikator",
+        "identyfikator_klienta",
+        "客户id",
+        "用户id",
+    ),
+    "email": (
+        "email",
+        "e_mail",
+        "mail",
+        "email_address",
+        "e_mail_address",
+        "adres_e_mail",
+        "adres_email",
+        "correo",
+        "correo_electronico",
+        "correo_electrónico",
+        "邮箱",
+        "电子邮件",
+        "邮件",
+    ),
     "phone": ("phone", "phone_number", "mobile", "mobile_phone", "tel", "telefon", "telefono", "teléfono", "手机"),
     "wechat_openid": ("wechat_openid", "openid", "wechat"),
     "timezone": ("timezone", "time_zone", "tz"),

@@ -56,6 +56,15 @@ def test_guessed_mapping_reads_known_names_and_keeps_the_rest_as_traits():
         )
     ]
     assert targets == ["email", "external_id", "phone", "tags", "consent.email", "trait.plan", "ignore", "trait.City"]
+    other_languages = ["Adres e-mail", "Identyfikator klienta", "Miasto", "邮箱", "Correo electrónico", "会员等级"]
+    assert [e.target for e in imports.guess_mapping(other_languages)] == [
+        "email",
+        "external_id",
+        "trait.Miasto",
+        "email",
+        "email",
+        "trait.会员等级",
+    ]
 
 
 def test_good_rows_import_and_bad_rows_are_reported_by_row_and_column(services, workspace, tmp_path):

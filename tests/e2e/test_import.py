@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import urllib.parse
+import urllib.request
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.a11y import assert_accessible, assert_no_spill
 from tests.e2e.conftest import sign_in
 from tests.e2e.live import LiveServer
+from tests.e2e.test_build_journey import admin, wait_for
 
 ROWS = 10_000
 BAD = {1234: "not-an-email", 5000: "still@bad address", 9999: "@nobody"}
@@ -94,3 +98,44 @@ def test_a_marketer_imports_10000_contacts_and_reads_the_report(page: Page, live
     table = list(csv.DictReader(io.StringIO(exported.value.path().read_text(encoding="utf-8-sig"))))
     assert sorted(r["external_id"] for r in table) == [f"imp-0432{d}" for d in range(10)]
     assert {r["consent.email"] for r in table} == {"true"}
+
+
+def _upload(server: LiveServer, text: str) -> dict:
+    request = urllib.request.Request(
+        server.url + "/api/imports?filename=" + urllib.parse.quote("Zamówienia klientów — eksport z CRM 2026.csv"),
+        data=text.encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {server.admin_key}", "Content-Type": "text/csv"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
+def test_the_import_pages_in_every_language(page: Page, live_server: LiveServer):
+    header = "Adres e-mail,Identyfikator klienta,Data ostatniego zamówienia z programu lojalnościowego,Pakiet\n"
+    waiting = _upload(live_server, header + "a@example.com,lang-1,2026-01-01,Sport\n")
+    finished = _upload(live_server, header + "a@example.com,lang-1,2026-01-01,Sport\nbad,lang-2,x,y\n")
+    admin(live_server, "POST", f"/api/imports/{finished['id']}/start", {"mapping": finished["mapping"]})
+    wait_for(lambda: admin(live_server, "GET", f"/api/imports/{finished['id']}")["status"] == "done")
+    sign_in(page, live_server)
+    pages = {
+        "import upload": ("/contacts/import", "import-file"),
+        "import mapping": (f"/contacts/import/{waiting['id']}", "import-mapping"),
+        "import report": (f"/contacts/import/{finished['id']}", "import-errors"),
+    }
+    titles = {"zh-CN": "分群", "es": "Segmentos", "pl": "Segmenty", "en": "Segments"}
+    for language, nav in titles.items():
+        page.get_by_test_id("language-switcher").select_option(language)
+        expect(page.get_by_test_id("nav-segments")).to_have_text(nav)
+        for name, (path, ready) in pages.items():
+            page.get_by_test_id("nav-journeys").click()  # client-side navigation keeps the language
+            page.evaluate(
+                "(path) => { history.pushState({}, '', path); dispatchEvent(new PopStateEvent('popstate')); }", path
+            )
+            expect(page.get_by_test_id(ready)).to_be_visible()
+            if name == "import mapping":
+                page.get_by_test_id("import-preview").click()
+                expect(page.get_by_test_id("import-preview-rows")).to_be_visible()
+            page.wait_for_timeout(200)
+            assert_no_spill(page, f"{name} ({language})")
+            assert_accessible(page, f"{name} ({language})")
