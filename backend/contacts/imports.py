@@ -41,6 +41,7 @@ from backend.contacts.upsert import (
     write_transaction,
 )
 from backend.db.models import Contact, ContactImport, ContactImportError
+from backend.db.session import read_connection
 from backend.errors import Issue, Refused, invalid, missing
 
 if TYPE_CHECKING:
@@ -712,6 +713,12 @@ def step(services: Services, chunk_rows: int = CHUNK_ROWS) -> int:
     """Import the next chunk of one queued or running import. Returns the rows read (0: nothing to do)."""
     engine = services.engine
     postgres = engine.dialect.name == "postgresql"
+    with read_connection(engine) as conn:  # the common case, nothing to import, takes no write lock
+        if (
+            conn.execute(sa.select(_imports.c.id).where(_imports.c.status.in_(("queued", "running"))).limit(1)).first()
+            is None
+        ):
+            return 0
     job = None
     try:
         with write_transaction(engine, DB_BUSY_SECONDS) as conn:
