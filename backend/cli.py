@@ -203,6 +203,94 @@ def cmd_reset_password(args: argparse.Namespace) -> None:
     print(f"signed out of {ended} session(s)")
 
 
+def _workspace_id(services: Services, slug: str) -> int:
+    from backend.workspaces import workspace_by_slug
+
+    with services.sessions.begin() as session:
+        ws = workspace_by_slug(session, slug)
+        if ws is None:
+            print(f"no workspace {slug!r}", file=sys.stderr)
+            sys.exit(1)
+        return ws.id
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """Import a CSV file of contacts the way the web app does (same mapping, same report), in this process."""
+    import csv
+    from pathlib import Path
+
+    from backend.contacts import exports, imports
+    from backend.errors import Refused
+
+    services = _services()
+    workspace_id = _workspace_id(services, args.workspace)
+    source = Path(args.file)
+    if not source.is_file():
+        sys.exit(f"waymark: no file {args.file}")
+
+    def refused(exc: Refused) -> None:
+        print(f"waymark: {exc.title}", file=sys.stderr)
+        for issue in exc.issues:
+            print(f"  {issue.pointer or '/'}: {issue.message}", file=sys.stderr)
+        sys.exit(1)
+
+    try:
+        job_id = imports.create(services, workspace_id, imports.copy_in(source, services), source.name)
+        with services.engine.connect() as conn:
+            job = imports.get(conn, workspace_id, job_id)
+        mapping = imports.mapping_of(job)
+        overrides = {}
+        for spec in args.map or ():
+            column, sep, target = spec.partition("=")
+            if not sep:
+                sys.exit(f"waymark: --map {spec!r}: use COLUMN=TARGET, e.g. --map 'E-mail=email'")
+            overrides[column.strip()] = target.strip()
+        mapping = [
+            imports.MappingEntry(column=m.column, target=overrides.get(m.column, m.target), type=m.type)
+            for m in mapping
+        ]
+        for m in mapping:
+            print(f"  {m.column!r:30} -> {m.target}")
+        if args.dry_run:
+            with services.engine.connect() as conn:
+                rows = imports.preview(conn, workspace_id, job, mapping)
+            for row in rows:
+                problems = "; ".join(f"{p.column or 'row'}: {p.reason}" for p in row.problems)
+                print(f"row {row.row}: {row.action} {problems or row.values}")
+            imports.cancel(services, workspace_id, job_id)
+            return
+        imports.start(services, workspace_id, job_id, mapping)
+    except Refused as exc:
+        refused(exc)
+
+    def progress(job) -> None:
+        percent = int(min(job.offset, job.bytes_total) * 100 / max(job.bytes_total, 1))
+        print(f"\r{percent:3d}%  {job.rows_done} rows", end="", file=sys.stderr, flush=True)
+
+    imports.run_to_end(services, job_id, progress)
+    with services.engine.connect() as conn:
+        job = imports.get(conn, workspace_id, job_id)
+        errors = imports.errors(conn, job_id)
+    print(file=sys.stderr)
+    print(f"{job.status}: {job.created} created, {job.updated} updated, {job.failed} rows refused")
+    if job.message:
+        print(job.message, file=sys.stderr)
+    if args.errors:
+        with open(args.errors, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["row", "column", "value", "reason"])
+            writer.writerows(
+                [e.row, exports.neutralise(e.column), exports.neutralise(e.value), e.reason] for e in errors
+            )
+    else:
+        for e in errors[:20]:
+            print(f"  row {e.row}, {e.column or 'row'}: {e.value!r} {e.reason}")
+        if len(errors) > 20:
+            print(f"  … and {len(errors) - 20} more (write them all with --errors report.csv)")
+    if job.status != "done":
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="waymark", description="Self-hosted journey builder")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -252,6 +340,22 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--name", default="")
     user.add_argument("--role", choices=["owner", "editor", "viewer"], default="editor")
     user.set_defaults(func=cmd_create_user)
+
+    imp = sub.add_parser("import", help="import contacts from a CSV file (re-import updates, never duplicates)")
+    imp.add_argument("file", help="CSV file: UTF-8 (with or without BOM), ',' ';' or tab between cells")
+    imp.add_argument("--workspace", default="demo")
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="COLUMN=TARGET",
+        help="override a guessed target: email, external_id, tags, consent.email, trait.plan, subscription.end_at,"
+        " ignore … (repeatable)",
+    )
+    imp.add_argument(
+        "--dry-run", action="store_true", help="show the first rows as they would be stored; write nothing"
+    )
+    imp.add_argument("--errors", metavar="REPORT.csv", help="write every refused row (row, column, value, reason)")
+    imp.set_defaults(func=cmd_import)
 
     reset = sub.add_parser("reset-password", help="set a user's password and sign them out everywhere")
     reset.add_argument("email")

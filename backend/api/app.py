@@ -43,6 +43,7 @@ def _register_optional_modules() -> None:
     for name in (
         "backend.api.ingest",
         "backend.api.contacts",
+        "backend.api.imports",
         "backend.api.audiences",
         "backend.api.broadcasts",
         "backend.api.keys",

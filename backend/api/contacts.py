@@ -15,7 +15,6 @@ from msgspec import UNSET, Meta, UnsetType
 from backend.api.app import API_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
-from backend.api.errors import bad_request
 from backend.api.journeys import BlockError
 from backend.api.pagination import (
     Cursor,
@@ -29,7 +28,7 @@ from backend.api.pagination import (
 )
 from backend.audience import segments
 from backend.contacts import people
-from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Segment, SegmentMember, Subscription
+from backend.db.models import Contact, Enrollment, Event, Journey, JourneyVersion, Subscription
 from backend.db.session import read_connection
 from backend.services import Services
 
@@ -324,8 +323,6 @@ def _event_out(row: Any) -> EventOut:
     )
 
 
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class ContactController(Controller):
@@ -347,28 +344,9 @@ class ContactController(Controller):
         cursor: Cursor = None,
     ) -> ContactPage:
         after = decode_cursor(cursor)
-        conditions = [_contacts.c.workspace_id == principal.workspace_id]
-        text = (q or "").strip()
-        if text:
-            prefix = _like_prefix(text)
-            matches = [
-                _contacts.c.external_id.like(prefix, escape="\\"),
-                _contacts.c.email.like(_like_prefix(text.lower()), escape="\\"),
-                _contacts.c.phone.like(prefix, escape="\\"),
-            ]
-            if text[0].isdigit():
-                matches.append(_contacts.c.phone.like("+" + prefix, escape="\\"))
-            conditions.append(sa.or_(*matches))
         with read_connection(services.engine) as conn:
-            if segment:
-                found = conn.execute(
-                    sa.select(Segment.id).where(Segment.workspace_id == principal.workspace_id, Segment.key == segment)
-                ).scalar()
-                if found is None:
-                    raise bad_request("/query/segment", f"there is no segment {segment!r}")
-                conditions.append(
-                    _contacts.c.id.in_(sa.select(SegmentMember.contact_id).where(SegmentMember.segment_id == found))
-                )
+            conditions, found = people.list_conditions(conn, principal.workspace_id, q, segment)
+            text = (q or "").strip()
             query = sa.select(
                 _contacts.c.id,
                 _contacts.c.external_id,

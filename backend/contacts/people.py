@@ -220,3 +220,44 @@ def remove_subscription(
 def _check_dates(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end < start:
         raise invalid("/end_at", "the end is before the start")
+
+
+# -------------------------------------------------------------------------------------------------
+# Finding contacts (the list, its total and the export use the same filter)
+# -------------------------------------------------------------------------------------------------
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_conditions(
+    conn: sa.Connection, workspace_id: int, q: str | None, segment: str | None
+) -> tuple[list[Any], int | None]:
+    """WHERE conditions for "contacts matching this search, in this segment", and the segment's id.
+    ``q`` is a prefix of the external id, the email or the phone (with or without its ``+``)."""
+    from backend.db.models import Segment, SegmentMember
+
+    conditions: list[Any] = [_contacts.c.workspace_id == workspace_id]
+    text = (q or "").strip()
+    if text:
+        prefix = _like_prefix(text)
+        matches = [
+            _contacts.c.external_id.like(prefix, escape="\\"),
+            _contacts.c.email.like(_like_prefix(text.lower()), escape="\\"),
+            _contacts.c.phone.like(prefix, escape="\\"),
+        ]
+        if text[0].isdigit():
+            matches.append(_contacts.c.phone.like("+" + prefix, escape="\\"))
+        conditions.append(sa.or_(*matches))
+    segment_id = None
+    if segment:
+        segment_id = conn.execute(
+            sa.select(Segment.id).where(Segment.workspace_id == workspace_id, Segment.key == segment)
+        ).scalar()
+        if segment_id is None:
+            raise invalid("/query/segment", f"there is no segment {segment!r}")
+        conditions.append(
+            _contacts.c.id.in_(sa.select(SegmentMember.contact_id).where(SegmentMember.segment_id == segment_id))
+        )
+    return conditions, segment_id

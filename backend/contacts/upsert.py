@@ -122,6 +122,12 @@ class Item:
     context_locale: str | None = None
     event_id: int | None = None
     contact: Any = None
+    match_email: str | None = None
+    """Imports: a normalised email that identifies the contact when there is no ``user_id`` (the oldest
+    contact with it, else a new one), or that adopts a contact without an external id when the
+    ``user_id`` is new."""
+    add_tags: list[str] | None = None
+    """Tags added to the contact's own (``traits.tags`` replaces them)."""
 
 
 def aware(value: datetime) -> datetime:
@@ -267,6 +273,8 @@ def store(
             if item.traits.subscriptions:
                 for sub, extras in zip(item.traits.subscriptions, item.subscription_extras or (), strict=False):
                     rec.subscriptions.append((sub, extras))
+        if item.add_tags:
+            state["tags"] = list(dict.fromkeys([*state["tags"], *item.add_tags]))
         if item.context_timezone and not state["timezone"]:
             state["timezone"] = item.context_timezone
         if item.context_locale and not state["locale"]:
@@ -341,8 +349,16 @@ def _resolve(fast: FastSQL, workspace_id: int, items: list[Item], result: Ingest
                 f"SELECT id, {', '.join(_STATE_COLUMNS)} FROM contacts WHERE workspace_id = ? AND {column} {in_list}",
                 (workspace_id, *params),
             )
+    emails = sorted({i.match_email for i in items if i.match_email})
+    for start in range(0, len(emails), SQLITE_ROWS):
+        in_list, params = _in_list(fast, emails[start : start + SQLITE_ROWS])
+        found += fast.all(
+            f"SELECT id, {', '.join(_STATE_COLUMNS)} FROM contacts WHERE workspace_id = ? AND email {in_list}",
+            (workspace_id, *params),
+        )
     found.sort(key=lambda row: row[0])
     seen: set[int] = set()
+    by_email: dict[str, _Rec] = {}
     by_external: dict[str, _Rec] = {}
     by_anonymous_only: dict[str, _Rec] = {}
     by_anonymous_known: dict[str, _Rec] = {}
@@ -356,6 +372,8 @@ def _resolve(fast: FastSQL, workspace_id: int, items: list[Item], result: Ingest
         original = {**state, "attributes": dict(state["attributes"]), "consent": dict(state["consent"])}
         original["tags"], original["push_tokens"] = list(state["tags"]), list(state["push_tokens"])
         rec = _Rec(row[0], state, original)
+        if state["email"] is not None:
+            by_email.setdefault(state["email"], rec)  # ordered by id: the oldest wins
         if state["external_id"] is not None:
             by_external[state["external_id"]] = rec
             if state["anonymous_id"] is not None:
@@ -367,6 +385,15 @@ def _resolve(fast: FastSQL, workspace_id: int, items: list[Item], result: Ingest
     merges: list[tuple[_Rec, _Rec]] = []
     for item in items:
         user_id, anonymous_id = item.user_id, item.anonymous_id
+        if user_id is None and anonymous_id is None and item.match_email:
+            rec = by_email.get(item.match_email)
+            if rec is None:
+                rec = _Rec(None, _new_state(None, None), None)
+                rec.state["email"] = item.match_email
+                by_email[item.match_email] = rec
+                created.append(rec)
+            item.contact = rec.canonical()
+            continue
         if user_id is None:
             rec = by_anonymous_only.get(anonymous_id) or by_anonymous_known.get(anonymous_id)
             if rec is None:
@@ -378,10 +405,16 @@ def _resolve(fast: FastSQL, workspace_id: int, items: list[Item], result: Ingest
         known = by_external.get(user_id)
         anonymous = by_anonymous_only.get(anonymous_id) if anonymous_id else None
         if known is None:
+            adopt = by_email.get(item.match_email) if item.match_email else None
+            if adopt is not None and adopt.state["external_id"] is not None:
+                adopt = None
             if anonymous is not None:  # the anonymous visitor identifies: the same contact gets the userId
                 del by_anonymous_only[anonymous_id]
                 anonymous.state["external_id"] = user_id
                 known = anonymous
+            elif adopt is not None:  # an import names the contact that so far only had this email
+                adopt.state["external_id"] = user_id
+                known = adopt
             else:
                 known = _Rec(None, _new_state(user_id, anonymous_id), None)
                 created.append(known)
@@ -524,7 +557,7 @@ def _create_contacts(fast: FastSQL, workspace_id: int, created: list[_Rec], now:
     json = fast.json
     rows = [[json(r.state[c]) if c in _JSON_COLUMNS else r.state[c] for c in _STATE_COLUMNS] for r in created]
     names = ", ".join(_STATE_COLUMNS)
-    tail = " RETURNING id, external_id, anonymous_id"
+    tail = " RETURNING id, external_id, anonymous_id, email"
     if fast.postgres:
         values = ", ".join(f"v.{c}::jsonb" if c in _JSON_COLUMNS else f"v.{c}" for c in _STATE_COLUMNS)
         inserted = fast.all(
@@ -547,10 +580,15 @@ def _create_contacts(fast: FastSQL, workspace_id: int, created: list[_Rec], now:
                 + tail,
                 params,
             )
-    # (external_id, anonymous_id) is unique among new contacts: match the returned ids by it.
-    ids = {(ext, anon): contact_id for contact_id, ext, anon in inserted}
+
+    # (external_id, anonymous_id) is unique among new contacts, and the email among those with neither
+    # (imports): match the returned ids by it.
+    def key(ext: str | None, anon: str | None, email: str | None) -> tuple:
+        return (ext, anon, email if ext is None and anon is None else None)
+
+    ids = {key(ext, anon, email): contact_id for contact_id, ext, anon, email in inserted}
     for rec in created:
-        rec.id = ids[(rec.state["external_id"], rec.state["anonymous_id"])]
+        rec.id = ids[key(rec.state["external_id"], rec.state["anonymous_id"], rec.state["email"])]
         rec.original = {**rec.state}
 
 

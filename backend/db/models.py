@@ -647,3 +647,54 @@ class ScoreDaily(Base):
     workspace_id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"))
     levels: Mapped[list[Any]]
     """Contacts at levels 1 to 10 (ten numbers)."""
+
+
+class ContactImport(Base):
+    """A CSV file of contacts being imported: the upload is spooled to ``path`` (under the var
+    directory) and processed in chunks by the worker, resuming at ``offset``; counts and status are
+    what the progress bar and the report show."""
+
+    __tablename__ = "contact_imports"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = _ws_fk()
+    filename: Mapped[str] = mapped_column(sa.String(255), default="")
+    path: Mapped[str] = mapped_column(sa.String(1000))
+    status: Mapped[str] = mapped_column(sa.String(16), default="uploaded")
+    """uploaded (waiting for a mapping) | queued | running | done | failed | cancelled"""
+    delimiter: Mapped[str] = mapped_column(sa.String(1), default=",")
+    columns: Mapped[list[Any]] = mapped_column(default=list)
+    """The header row's column names, in order."""
+    mapping: Mapped[list[Any]] = mapped_column(default=list)
+    """One entry per column: ``{"column", "target", "type"}`` (see backend/contacts/imports.py)."""
+    bytes_total: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    offset: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    """Bytes of the file processed so far (the next chunk starts here)."""
+    rows_done: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    """Rows refused (each has at least one row in ``contact_import_errors``)."""
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    """Why the whole import failed, when it did."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    __table_args__ = (
+        sa.Index("ix_contact_imports_workspace", "workspace_id", "id"),
+        sa.Index("ix_contact_imports_status", "status"),
+    )
+
+
+class ContactImportError(Base):
+    """One problem in one row of an import: the report a marketer downloads to fix the file."""
+
+    __tablename__ = "contact_import_errors"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("contact_imports.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(sa.BigInteger)
+    """As a spreadsheet numbers it: the header is row 1, the first contact row 2."""
+    column: Mapped[str] = mapped_column(sa.String(255), default="")
+    value: Mapped[str] = mapped_column(sa.String(255), default="")
+    reason: Mapped[str] = mapped_column(sa.Text)
+    __table_args__ = (sa.Index("ix_contact_import_errors_import", "import_id", "row"),)

@@ -14,6 +14,7 @@ import time
 from backend.audience import live as audience
 from backend.audience import scores
 from backend.contacts import events as event_path
+from backend.contacts import imports
 from backend.runtime import broadcasts
 from backend.runtime.outbox import Dispatcher
 from backend.runtime.signals import CHANNEL
@@ -45,9 +46,10 @@ class Worker:
         self._threads: list[threading.Thread] = []
 
     def run_once(self) -> int:
-        """One pass: audiences' due re-checks and a backfill chunk, all due enrollments, then all due
-        messages. Returns how much work was done."""
+        """One pass: audiences' due re-checks and a backfill chunk, a chunk of a CSV import, all due
+        enrollments, then all due messages. Returns how much work was done."""
         audience_work = self._audiences()
+        imported = imports.step(self.services)
         report = self.ticker.run_until_idle()
         delivered = self.dispatcher.run_once()
         if report.claimed or delivered:
@@ -58,7 +60,7 @@ class Worker:
                 report.steps,
                 delivered,
             )
-        return report.claimed + delivered + audience_work
+        return report.claimed + delivered + audience_work + imported
 
     def _audiences(self) -> int:
         started = broadcasts.start_due(self.services.engine, self.services.graphs, self.services.clock.now())

@@ -11,6 +11,7 @@ import { JourneysPage } from './pages/JourneysPage';
 const EditorPage = lazy(() => import('./editor/EditorPage'));
 const ContactsPage = lazy(() => import('./pages/ContactsPage'));
 const ContactPage = lazy(() => import('./pages/ContactPage'));
+const ImportPage = lazy(() => import('./pages/ImportPage'));
 // Templates (the composer; CodeMirror loads later still, with the code view), providers and messages.
 const TemplatesPage = lazy(() => import('./templates/TemplatesPage'));
 const TemplateEditorPage = lazy(() => import('./templates/TemplateEditorPage'));
@@ -47,6 +48,8 @@ export function App() {
           <Route path="/journeys" element={<JourneysPage />} />
           <Route path="/journeys/:id" element={<EditorPage />} />
           <Route path="/contacts" element={<ContactsPage />} />
+          <Route path="/contacts/import" element={<ImportPage />} />
+          <Route path="/contacts/import/:id" element={<ImportPage />} />
           <Route path="/contacts/:id" element={<ContactPage />} />
           <Route path="/segments" element={<SegmentsPage />} />
           <Route path="/segments/:id" element={<SegmentPage />} />

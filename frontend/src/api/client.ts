@@ -46,9 +46,10 @@ export function withQuery(path: string, query: Query = {}): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, raw?: Blob): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (raw !== undefined) headers['Content-Type'] = 'text/csv';
+  else if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (UNSAFE.has(method)) {
     const token = cookie('waymark_csrf') ?? csrfToken;
     if (token) headers['X-CSRF-Token'] = token;
@@ -57,7 +58,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     method,
     headers,
     credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
   });
   if (response.status === 204) return undefined as T;
   const text = await response.text();
@@ -88,4 +89,6 @@ export const api = {
   put: <T>(path: string, body: unknown) => request<T>('PUT', path, body),
   patch: <T>(path: string, body: unknown) => request<T>('PATCH', path, body),
   del: <T>(path: string) => request<T>('DELETE', path),
+  /** A file as the request body itself (streamed by the browser, not encoded as a form). */
+  upload: <T>(path: string, file: Blob, query?: Query) => request<T>('POST', withQuery(path, query), undefined, file),
 };

@@ -1,5 +1,5 @@
 /** Typed calls for every admin endpoint the SPA uses (docs/api.md). */
-import { api } from './client';
+import { api, withQuery } from './client';
 import type {
   BlockType,
   Channel,
@@ -10,8 +10,12 @@ import type {
   ContactEvent,
   ContactPage,
   ContactScore,
+  ContactImport,
   ContactSave,
   Graph,
+  ImportMapping,
+  ImportPreviewRow,
+  ImportRowError,
   Journey,
   JourneyStats,
   JourneyStatus,
@@ -101,6 +105,21 @@ export const contacts = {
   /** Every score of the workspace with the contact's level (or none) and the events that made it. */
   scores: (id: number | string) => api.get<ContactScore[]>(`${contact(id)}/scores`),
 };
+
+const contactImport = (id: number | string) => `/api/imports/${encodeURIComponent(String(id))}`;
+
+export const imports = {
+  upload: (file: File) => api.upload<ContactImport>('/api/imports', file, { filename: file.name }),
+  get: (id: number | string) => api.get<ContactImport>(contactImport(id)),
+  preview: (id: number | string, mapping: ImportMapping[]) =>
+    api.post<{ rows: ImportPreviewRow[] }>(`${contactImport(id)}/preview`, { mapping }),
+  start: (id: number | string, mapping: ImportMapping[]) => api.post<ContactImport>(`${contactImport(id)}/start`, { mapping }),
+  errors: (id: number | string, cursor?: string | null) => api.get<Page<ImportRowError>>(`${contactImport(id)}/errors`, { cursor }),
+  errorsUrl: (id: number | string) => `${contactImport(id)}/errors.csv`,
+};
+
+/** Where the browser downloads contacts as CSV (all, a search, or a segment's members). */
+export const exportUrl = (query: { q?: string | null; segment?: string | null }) => withQuery('/api/contacts/export.csv', query);
 
 const segment = (id: number | string) => `/api/segments/${encodeURIComponent(String(id))}`;
 

@@ -535,4 +535,49 @@ export interface ContactScore {
   level: number | null;
   points: number | null;
   events: { event: string; count: number; points: number }[];
+
+/** A CSV import (docs/api.md, "Importing contacts"). */
+export type ImportStatus = 'uploaded' | 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface ImportMapping {
+  column: string;
+  /** external_id, email, phone, wechat_openid, timezone, locale, tags, consent.<channel>, trait.<name>, subscription.<part>, ignore */
+  target: string;
+  type?: 'auto' | 'text' | 'number' | 'boolean' | 'date';
+}
+
+export interface ContactImport {
+  id: number;
+  filename: string;
+  status: ImportStatus;
+  delimiter: string;
+  columns: string[];
+  mapping: ImportMapping[];
+  sample: string[][];
+  progress: { bytes_done: number; bytes_total: number; percent: number };
+  rows_done: number;
+  created: number;
+  updated: number;
+  failed: number;
+  message: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface ImportProblem {
+  column: string;
+  value: string;
+  reason: string;
+}
+
+export interface ImportPreviewRow {
+  row: number;
+  action: 'create' | 'update' | 'error';
+  values: Record<string, unknown>;
+  problems: ImportProblem[];
+}
+
+export interface ImportRowError extends ImportProblem {
+  row: number;
 }

@@ -3,7 +3,7 @@
 import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
-import { catalog, segments } from '../api/endpoints';
+import { catalog, exportUrl, segments } from '../api/endpoints';
 import type { BlockType, Segment, SegmentPreview, Vocabulary } from '../api/types';
 import { useIsViewer } from '../auth/session';
 import { Dialog } from '../components/Dialog';
@@ -140,6 +140,11 @@ function SegmentEditor({ segment, preset, schema, ruleBlock, vocabulary, onSaved
           </div>
           {!readOnly && (
             <div className="page-actions">
+              {segment && (
+                <a className="button" href={exportUrl({ segment: segment.key })} download data-testid="segment-export">
+                  {t('contacts.export')}
+                </a>
+              )}
               {segment && (
                 <button type="button" className="button danger" onClick={() => setConfirmDelete(true)} data-testid="segment-delete">
                   <Icon name="trash" />

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { contacts, segments } from '../api/endpoints';
+import { contacts, exportUrl, segments } from '../api/endpoints';
 import { useIsViewer } from '../auth/session';
 import { ContactFormDialog } from '../components/ContactForm';
 import { Icon } from '../components/Icon';
@@ -48,7 +48,14 @@ export default function ContactsPage() {
       <div className="page-header">
         <h1>{t('contacts.title')}</h1>
         <div className="page-actions">
-          {/* Import / Export (CSV) buttons go here, before "Add contact". */}
+          <a className="button" href={exportUrl({ q: query, segment })} download data-testid="contacts-export">
+            {t('contacts.export')}
+          </a>
+          {!readOnly && (
+            <Link className="button" to="/contacts/import" data-testid="contacts-import">
+              {t('contacts.import')}
+            </Link>
+          )}
           {!readOnly && (
             <button type="button" className="button primary" onClick={() => setAdding(true)} data-testid="contact-create">
               <Icon name="plus" />
