@@ -323,8 +323,6 @@ def _event_out(row: Any) -> EventOut:
     )
 
 
-
-
 class ContactController(Controller):
     path = "/contacts"
     tags = ["contacts"]

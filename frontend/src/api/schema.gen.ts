@@ -200,6 +200,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/contacts/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Contacts as CSV (streamed): traits, tags, consent and computed properties; all, a search, or a segment's members */
+        get: operations["ApiContactsExportCsvExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/contacts/{contact_id}": {
         parameters: {
             query?: never;
@@ -317,6 +334,126 @@ export interface paths {
         get: operations["ApiEventsListEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent imports, newest first */
+        get: operations["ApiImportsListImports"];
+        put?: never;
+        /** Upload a CSV file of contacts (the body is the file); answers its columns and a guessed mapping */
+        post: operations["ApiImportsUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import: status, progress and counts */
+        get: operations["ApiImportsImportIdGetImport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{import_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop an import */
+        post: operations["ApiImportsImportIdCancelCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{import_id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The rows an import refused, and why */
+        get: operations["ApiImportsImportIdErrorsErrors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{import_id}/errors.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The refused rows as a CSV file (row, column, value, reason) */
+        get: operations["ApiImportsImportIdErrorsCsvErrorsCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{import_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dry run: the first rows as they would be stored with this mapping (nothing is written) */
+        post: operations["ApiImportsImportIdPreviewPreview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{import_id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import the file with this mapping (in the background; poll the import for progress) */
+        post: operations["ApiImportsImportIdStartStart"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1353,7 +1490,7 @@ export interface components {
             id: number;
             key: string;
             name: string;
-            progress: components["schemas"]["Progress"];
+            progress: components["schemas"]["backend.api.audiences.Progress"];
             segments: string[];
             status: string;
             /** Format: date-time */
@@ -1667,6 +1804,33 @@ export interface components {
             /** Format: duration */
             per: string;
         };
+        /** ImportErrorOut */
+        ImportErrorOut: {
+            column: string;
+            reason: string;
+            row: number;
+            value: string;
+        };
+        /** ImportOut */
+        ImportOut: {
+            columns: string[];
+            created: number;
+            /** Format: date-time */
+            created_at: string;
+            delimiter: string;
+            failed: number;
+            filename: string;
+            finished_at: string | null;
+            id: number;
+            mapping: components["schemas"]["MappingEntry"][];
+            message: string;
+            progress: components["schemas"]["backend.api.imports.Progress"];
+            rows_done: number;
+            sample: string[][];
+            started_at: string | null;
+            status: string;
+            updated: number;
+        };
         /** JourneyCreate */
         JourneyCreate: {
             /** @default  */
@@ -1757,6 +1921,17 @@ export interface components {
         LoginRequest: {
             email: string;
             password: string;
+        };
+        /** MappingEntry */
+        MappingEntry: {
+            column: string;
+            target: string;
+            /** @default auto */
+            type: string;
+        };
+        /** MappingIn */
+        MappingIn: {
+            mapping: components["schemas"]["MappingEntry"][];
         };
         /** MemberOut */
         MemberOut: {
@@ -1910,6 +2085,11 @@ export interface components {
             items: components["schemas"]["EventOut"][];
             next_cursor?: string | null;
         };
+        /** Page[ImportErrorOut] */
+        "Page_backend.api.imports.ImportErrorOut_": {
+            items: components["schemas"]["ImportErrorOut"][];
+            next_cursor?: string | null;
+        };
         /** Page[JourneySummary] */
         "Page_backend.api.journeys.JourneySummary_": {
             items: components["schemas"]["JourneySummary"][];
@@ -1950,6 +2130,13 @@ export interface components {
             /** @default null */
             version: number | null;
         };
+        /** PreviewRowOut */
+        PreviewRowOut: {
+            action: string;
+            problems: components["schemas"]["ProblemOut"][];
+            row: number;
+            values: Record<string, never>;
+        };
         /** ProblemDetail */
         ProblemDetail: {
             /** @default null */
@@ -1976,17 +2163,18 @@ export interface components {
             /** @default null */
             severity: string | null;
         };
+        /** ProblemOut */
+        ProblemOut: {
+            column: string;
+            reason: string;
+            value: string;
+        };
         /** ProfilePatch */
         ProfilePatch: {
             /** @default null */
             locale: string | null;
             /** @default null */
             name: string | null;
-        };
-        /** Progress */
-        Progress: {
-            done: number;
-            total: number;
         };
         /** PropertyFilter */
         PropertyFilter: {
@@ -2104,7 +2292,7 @@ export interface components {
             journeys: components["schemas"]["JourneyRef"][];
             key: string;
             name: string;
-            progress: components["schemas"]["Progress"];
+            progress: components["schemas"]["backend.api.audiences.Progress"];
             scored: number;
             segments: string[];
             status: string;
@@ -2162,7 +2350,7 @@ export interface components {
             journeys: components["schemas"]["JourneyRef"][];
             key: string;
             name: string;
-            progress: components["schemas"]["Progress"];
+            progress: components["schemas"]["backend.api.audiences.Progress"];
             rule: Record<string, never>;
             size: number;
             /** @enum {unknown} */
@@ -2198,7 +2386,7 @@ export interface components {
             id: number;
             key: string;
             name: string;
-            progress: components["schemas"]["Progress"];
+            progress: components["schemas"]["backend.api.audiences.Progress"];
             size: number;
             /** @enum {unknown} */
             status: "building" | "ready";
@@ -2541,6 +2729,11 @@ export interface components {
             sample: components["schemas"]["ContactSummary"][];
             total: number;
         };
+        /** Progress */
+        audiences_Progress: {
+            done: number;
+            total: number;
+        };
         /** PreviewOut */
         "backend.api.audiences.PreviewOut": {
             count: number;
@@ -2548,6 +2741,21 @@ export interface components {
             evaluated: number;
             sample: components["schemas"]["ContactSummary"][];
             total: number;
+        };
+        /** Progress */
+        "backend.api.audiences.Progress": {
+            done: number;
+            total: number;
+        };
+        /** PreviewOut */
+        "backend.api.imports.PreviewOut": {
+            rows: components["schemas"]["PreviewRowOut"][];
+        };
+        /** Progress */
+        "backend.api.imports.Progress": {
+            bytes_done: number;
+            bytes_total: number;
+            percent: number;
         };
         /** RetryRequest */
         "backend.api.journeys.RetryRequest": {
@@ -2571,6 +2779,16 @@ export interface components {
             /** @default null */
             sms: components["schemas"]["SegmentsOut"] | null;
             version: number | null;
+        };
+        /** PreviewOut */
+        imports_PreviewOut: {
+            rows: components["schemas"]["PreviewRowOut"][];
+        };
+        /** Progress */
+        imports_Progress: {
+            bytes_done: number;
+            bytes_total: number;
+            percent: number;
         };
         /** RetryRequest */
         journeys_RetryRequest: {
@@ -3552,6 +3770,58 @@ export interface operations {
             };
         };
     };
+    ApiContactsExportCsvExport: {
+        parameters: {
+            query?: {
+                /** @description prefix of external id, email or phone */
+                q?: string | null;
+                /** @description only members of the segment with this key */
+                segment?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
     ApiContactsContactIdGetContact: {
         parameters: {
             query?: never;
@@ -4239,6 +4509,496 @@ export interface operations {
             };
             /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsListImports: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"][];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsUpload: {
+        parameters: {
+            query?: {
+                /** @description the file's name, shown in lists */
+                filename?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The CSV file itself (UTF-8 with or without a BOM; `,`, `;` or tab between cells), streamed; at most 500 MB. */
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Conflicts with what is stored (a name taken, something in use, a state that does not allow it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsImportIdGetImport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Nothing with this id in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsImportIdCancelCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Nothing with this id in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Conflicts with what is stored (a name taken, something in use, a state that does not allow it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsImportIdErrorsErrors: {
+        parameters: {
+            query?: {
+                /** @description page size (default 50, max 500) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_backend.api.imports.ImportErrorOut_"];
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Nothing with this id in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsImportIdErrorsCsvErrorsCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Nothing with this id in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsImportIdPreviewPreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MappingIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["imports_PreviewOut"];
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Nothing with this id in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Conflicts with what is stored (a name taken, something in use, a state that does not allow it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+        };
+    };
+    ApiImportsImportIdStartStart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                import_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MappingIn"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
+                };
+            };
+            /** @description The request has problems; each names its field by JSON pointer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description No credentials, or credentials that are unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description The credentials may not do this (a viewer writing, a session without its CSRF token) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Nothing with this id in the workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                };
+            };
+            /** @description Conflicts with what is stored (a name taken, something in use, a state that does not allow it) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
