@@ -207,10 +207,20 @@ class SessionController(Controller):
             out = _session_out(session, user, workspace_id, csrf)
         return Response(out, cookies=_cookies(services, token, csrf))
 
-    @post("/logout", status_code=204, sync_to_thread=True, summary="Sign out (this browser)")
+    @post(
+        "/logout",
+        status_code=204,
+        sync_to_thread=True,
+        summary="Sign out (this browser)",
+        description="Needs the `X-CSRF-Token` header while the session is live, so another site cannot sign "
+        "the user out; a cookie whose session has already ended is simply cleared.",
+    )
     def logout(self, services: ServicesDep, request: Request) -> Response[None]:
-        token = _cookie_token(request)
-        if token is not None:
+        info = read_session(request)
+        if info is not None:
+            check_csrf(request, info)
+            token = _cookie_token(request)
+            assert token is not None
             with services.sessions.begin() as session:
                 end_session(session, token)
         return Response(None, status_code=204, cookies=_cookies(services, None, None))
