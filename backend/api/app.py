@@ -8,11 +8,12 @@ import logging
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from backend.api.auth import KeyCache, principal_dependency, require_admin, require_write_key
-from backend.api.errors import EXCEPTION_HANDLERS, ApiError
+from backend.api.apidocs import LocalSwaggerPlugin
+from backend.api.auth import SAFE_METHODS, KeyCache, principal_dependency, require_admin, require_write_key
+from backend.api.errors import EXCEPTION_HANDLERS, ApiError, refuse_nul, refuse_nul_text
+from backend.api.headers import security_headers
 from backend.api.journeys import JourneyController
 from backend.api.meta import MetaController
 from backend.api.sessions import SessionController, read_session
@@ -66,6 +67,18 @@ def _ids_in_range(request) -> None:
             raise ApiError(404, f"{name.removesuffix('_id').replace('_', ' ')} not found")
 
 
+async def _before_request(request) -> None:
+    """Checks every handler's input needs before the database sees it: ids in range, and no NUL
+    character in text (PostgreSQL refuses it where SQLite stores it; both answer the same 400). /v1
+    checks its bodies itself while it parses them (backend/api/ingest.py)."""
+    _ids_in_range(request)
+    refuse_nul_text(request.path_params, "path")
+    refuse_nul_text(dict(request.query_params.dict()), "query")
+    unsafe = request.method not in SAFE_METHODS and not request.url.path.startswith("/v1/")
+    if unsafe and "json" in request.headers.get("content-type", ""):
+        refuse_nul(await request.body())
+
+
 def create_app(services: Services, *, on_startup: list | None = None, on_shutdown: list | None = None) -> Litestar:
     _register_optional_modules()
     api = Router(
@@ -88,13 +101,14 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
             "principal": Provide(principal_dependency, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=_ids_in_range,
+        middleware=[security_headers],
+        before_request=_before_request,
         openapi_config=OpenAPIConfig(
             title="Waymark API",
             version="1",
             description="Segment-compatible ingestion (/v1) and the admin API (/api). See docs/api.md.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[LocalSwaggerPlugin(path=["/", "/swagger"])],
             components=Components(
                 security_schemes={
                     "writeKey": SecurityScheme(type="http", scheme="basic", description="write key as user name"),

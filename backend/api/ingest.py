@@ -29,7 +29,7 @@ from msgspec import Meta
 from backend.api.app import INGEST_HANDLERS
 from backend.api.auth import Principal
 from backend.api.deps import PrincipalDep, ServicesDep
-from backend.api.errors import ApiError, ProblemItem
+from backend.api.errors import ApiError, ProblemItem, refuse_nul
 from backend.contacts.upsert import (
     CONTACT_TRAITS,
     SUBSCRIPTION_FIELDS,
@@ -276,6 +276,7 @@ def to_item(msg: _Message, received_at: datetime, base: str = "", batch_sent_at:
 
 
 def parse_call(body: bytes, kind: str, received_at: datetime) -> list[Item]:
+    refuse_nul(body)
     try:
         msg = msgspec.json.decode(body, type=MESSAGE_TYPES[kind])
     except msgspec.MsgspecError as exc:
@@ -284,6 +285,7 @@ def parse_call(body: bytes, kind: str, received_at: datetime) -> list[Item]:
 
 
 def parse_batch(body: bytes, received_at: datetime) -> list[Item]:
+    refuse_nul(body)
     try:
         envelope = msgspec.json.decode(body, type=BatchEnvelope)
     except msgspec.MsgspecError as exc:
