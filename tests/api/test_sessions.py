@@ -7,8 +7,7 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from backend import cli
-from backend.api import sessions as session_module
+from backend import cli, throttle
 from backend.api.app import create_app
 from backend.config import load_settings
 from backend.db.models import Membership, UserSession
@@ -23,7 +22,6 @@ def app(engine, clock, registry, sessions, workspace, tmp_path):
     )
     with sessions.begin() as session:
         create_user(session, "Owner@Example.com", "correct horse", "Olga Owner", workspace_id=workspace.id)
-    session_module._throttle = session_module._Throttle()
     return create_app(services)
 
 
@@ -159,7 +157,7 @@ def test_a_session_expires_after_its_lifetime(web, clock):
 
 
 def test_repeated_failures_are_throttled(web):
-    for _ in range(session_module.MAX_FAILURES):
+    for _ in range(throttle.PAIR_LIMIT):
         assert login(web, password="guess").status_code == 401
     blocked = login(web)  # even the right password waits out the window
     assert blocked.status_code == 429
