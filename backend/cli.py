@@ -26,6 +26,12 @@ def _migrate(services: Services) -> None:
     upgrade(services.engine)
 
 
+def _address(args: argparse.Namespace, services: Services) -> tuple[str, int]:
+    """``--host``/``--port``, else the settings (``WAYMARK_HOST``/``WAYMARK_PORT``)."""
+    settings = services.settings
+    return args.host or settings.host, args.port or settings.port
+
+
 def _serve(services: Services, host: str, port: int, *, on_startup=None, on_shutdown=None) -> None:
     import uvicorn
 
@@ -72,12 +78,14 @@ def cmd_run(args: argparse.Namespace) -> None:
         if inbox is not None:
             inbox.stop()
 
-    print(f"Waymark is running at http://{args.host}:{args.port}  (API docs: /schema)\n")
-    _serve(services, args.host, args.port, on_startup=[start], on_shutdown=[stop])
+    host, port = _address(args, services)
+    print(f"Waymark is running at http://{host}:{port}  (API docs: /schema)\n")
+    _serve(services, host, port, on_startup=[start], on_shutdown=[stop])
 
 
 def cmd_api(args: argparse.Namespace) -> None:
-    _serve(_services(), args.host, args.port)
+    services = _services()
+    _serve(services, *_address(args, services))
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -174,9 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def serving(p: argparse.ArgumentParser) -> None:
-        settings = load_settings()
-        p.add_argument("--host", default=settings.host)
-        p.add_argument("--port", type=int, default=settings.port)
+        # Defaults come from the settings when the command runs, not here: building the parser (and so
+        # `--help`) must neither write var/secret_key nor fail on a bad WAYMARK_* variable.
+        p.add_argument("--host", help="default: WAYMARK_HOST, else 127.0.0.1")
+        p.add_argument("--port", type=int, help="default: WAYMARK_PORT, else 8000")
 
     run = sub.add_parser("run", help="everything in one process (migrate, seed, serve, schedule, work)")
     serving(run)
@@ -220,11 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        parser = build_parser()
-    except SettingsError as exc:
-        sys.exit(f"waymark: {exc}")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -233,7 +238,10 @@ def main(argv: list[str] | None = None) -> None:
         # A tick every second and an SMTP conversation per message are not news.
         for noisy in ("apscheduler", "mail.log", "alembic", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    args.func(args)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        sys.exit(f"waymark: {exc}")
 
 
 if __name__ == "__main__":
