@@ -69,10 +69,12 @@ def _ids_in_range(request) -> None:
 
 async def _before_request(request) -> None:
     """Checks every handler's input needs before the database sees it: ids in range, and no NUL
-    character in text (PostgreSQL refuses it where SQLite stores it; both answer the same 400). /v1
-    checks its bodies itself while it parses them (backend/api/ingest.py)."""
+    character in text (PostgreSQL refuses it where SQLite stores it; both answer the same 400 naming
+    the field, or 404 for a path). /v1 checks its bodies itself while it parses them
+    (backend/api/ingest.py)."""
     _ids_in_range(request)
-    refuse_nul_text(request.path_params, "path")
+    if any(isinstance(value, str) and "\x00" in value for value in request.path_params.values()):
+        raise ApiError(404, "not found")  # like an id out of range: such a path names nothing
     refuse_nul_text(dict(request.query_params.dict()), "query")
     unsafe = request.method not in SAFE_METHODS and not request.url.path.startswith("/v1/")
     if unsafe and "json" in request.headers.get("content-type", ""):

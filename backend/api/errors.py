@@ -108,7 +108,7 @@ def refuse_nul(body: bytes, base: str = "") -> None:
 
 
 def refuse_nul_text(values: dict[str, Any], where: str) -> None:
-    """The same for query (``where="query"``) or path parameters: the pointer is ``/query/<name>``."""
+    """The same for query parameters (``where="query"``): the pointer is ``/query/<name>``."""
     for name, value in values.items():
         items = value if isinstance(value, list) else [value]
         if any(isinstance(item, str) and "\x00" in item for item in items):
