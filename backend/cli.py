@@ -35,6 +35,12 @@ def _freeze_heap() -> None:
     gc.freeze()
 
 
+def _address(args: argparse.Namespace, services: Services) -> tuple[str, int]:
+    """``--host``/``--port``, else the settings (``WAYMARK_HOST``/``WAYMARK_PORT``)."""
+    settings = services.settings
+    return args.host or settings.host, args.port or settings.port
+
+
 def _serve(services: Services, host: str, port: int, *, on_startup=None, on_shutdown=None) -> None:
     import uvicorn
 
@@ -82,8 +88,9 @@ def cmd_run(args: argparse.Namespace) -> None:
         if inbox is not None:
             inbox.stop()
 
-    print(f"Waymark is running at http://{args.host}:{args.port}  (API docs: /schema)\n")
-    _serve(services, args.host, args.port, on_startup=[start], on_shutdown=[stop])
+    host, port = _address(args, services)
+    print(f"Waymark is running at http://{host}:{port}  (API docs: /schema)\n")
+    _serve(services, host, port, on_startup=[start], on_shutdown=[stop])
 
 
 def api_app():
@@ -96,8 +103,10 @@ def api_app():
 
 
 def cmd_api(args: argparse.Namespace) -> None:
+    services = _services()
+    host, port = _address(args, services)
     if args.workers <= 1:
-        _serve(_services(), args.host, args.port)
+        _serve(services, host, port)
         return
     import uvicorn
 
@@ -107,8 +116,8 @@ def cmd_api(args: argparse.Namespace) -> None:
         "backend.cli:api_app",
         factory=True,
         workers=args.workers,
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         log_level="info",
         proxy_headers=True,
         access_log=False,
@@ -297,9 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def serving(p: argparse.ArgumentParser) -> None:
-        settings = load_settings()
-        p.add_argument("--host", default=settings.host)
-        p.add_argument("--port", type=int, default=settings.port)
+        # Defaults come from the settings when the command runs, not here: building the parser (and so
+        # `--help`) must neither write var/secret_key nor fail on a bad WAYMARK_* variable.
+        p.add_argument("--host", help="default: WAYMARK_HOST, else 127.0.0.1")
+        p.add_argument("--port", type=int, help="default: WAYMARK_PORT, else 8000")
 
     run = sub.add_parser("run", help="everything in one process (migrate, seed, serve, schedule, work)")
     serving(run)
@@ -365,11 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        parser = build_parser()
-    except SettingsError as exc:
-        sys.exit(f"waymark: {exc}")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -378,7 +384,10 @@ def main(argv: list[str] | None = None) -> None:
         # A tick every second and an SMTP conversation per message are not news.
         for noisy in ("apscheduler", "mail.log", "alembic", "httpx"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    args.func(args)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        sys.exit(f"waymark: {exc}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ class Settings(msgspec.Struct, kw_only=True):
     """Run a local SMTP sink that stores mail under var/mail when no SMTP server is configured."""
     dev_inbox_port: int = 1025
     allow_private_webhooks: bool = False
+    allow_private_smtp: bool = False
+    """Let workspaces' SMTP providers reach private, loopback and link-local addresses (a relay on your
+    own network). ``WAYMARK_SMTP_URL`` and the dev inbox are always allowed: the operator set them."""
     track_opens: bool = True
     """Add the open pixel to emails (``WAYMARK_TRACK_OPENS=0`` turns it off)."""
     track_clicks: bool = True

@@ -23,7 +23,6 @@ OWNER_EMAIL = "owner@example.com"
 RECOVERY_MJML = """<mjml>
   <mj-head>
     <mj-title>Finish signing up</mj-title>
-    <mj-preview>Your account is one step away</mj-preview>
   </mj-head>
   <mj-body background-color="#f4f5f7">
     <mj-section background-color="#ffffff" padding="32px 24px">

@@ -1,11 +1,12 @@
 /// <reference types="vitest/config" />
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { apiDocsAssets } from './api-docs-assets.mjs';
 
 const backend = 'http://127.0.0.1:8000';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), apiDocsAssets()],
   server: {
     port: 5173,
     proxy: Object.fromEntries(['/api', '/v1', '/schema', '/t'].map((path) => [path, backend])),

@@ -18,6 +18,10 @@ from backend.db.session import make_engine, make_sessionmaker
 from backend.engine.registry import default_registry
 from backend.workspaces import NewWorkspace, create_workspace
 
+# The tests' SMTP servers listen on 127.0.0.1; a workspace's SMTP provider may reach private addresses
+# only when the operator allows it (tests/providers/test_smtp_private.py checks the refusal).
+os.environ["WAYMARK_ALLOW_PRIVATE_SMTP"] = "1"
+
 PG_URL = os.environ.get("WAYMARK_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

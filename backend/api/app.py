@@ -8,12 +8,13 @@ import logging
 from litestar import Litestar, Response, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from backend.api import openapi
-from backend.api.auth import KeyCache, principal_dependency, require_admin, require_write_key
-from backend.api.errors import EXCEPTION_HANDLERS, ApiError, bad_request
+from backend.api.apidocs import LocalSwaggerPlugin
+from backend.api.auth import SAFE_METHODS, KeyCache, principal_dependency, require_admin, require_write_key
+from backend.api.errors import EXCEPTION_HANDLERS, ApiError, bad_request, refuse_nul, refuse_nul_text
+from backend.api.headers import security_headers
 from backend.api.journeys import JourneyController
 from backend.api.meta import MetaController
 from backend.api.sessions import SessionController, read_session
@@ -70,20 +71,28 @@ def _allowed_methods(request) -> Response:
     return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods | {"OPTIONS"}))})
 
 
-async def _check_request(request) -> Response | None:
-    """An integer path parameter beyond 64 bits can name nothing: 404 before it reaches the database
-    (SQLite cannot even bind it). No query parameter of the API takes a list, so one given twice is
-    refused rather than half of it ignored. Async because a sync hook would cost every request a
-    thread hop."""
+async def _before_request(request) -> Response | None:
+    """Checks every handler's input needs before the database sees it. An integer path parameter
+    beyond 64 bits, or a text one with a NUL, names nothing: 404 (SQLite cannot even bind the first;
+    PostgreSQL refuses NUL where SQLite stores it). No query parameter of the API takes a list, so one
+    given twice is refused rather than half of it ignored; a NUL in a query or a JSON body is the same
+    400 naming the field on both engines (/v1 checks its bodies itself while it parses them). Async
+    because a sync hook would cost every request a thread hop."""
     for name, value in request.path_params.items():
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise ApiError(404, f"{name.removesuffix('_id').replace('_', ' ')} not found")
+        if isinstance(value, str) and "\x00" in value:
+            raise ApiError(404, "not found")
     if request.method == "OPTIONS":
         return _allowed_methods(request)
     query = request.query_params
     for name in query:
         if len(query.getall(name)) > 1:
             raise bad_request(f"/query/{name}", f"give {name} once")
+    refuse_nul_text(dict(query.dict()), "query")
+    unsafe = request.method not in SAFE_METHODS and not request.url.path.startswith("/v1/")
+    if unsafe and "json" in request.headers.get("content-type", ""):
+        refuse_nul(await request.body())
     return None
 
 
@@ -109,13 +118,14 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
             "principal": Provide(principal_dependency, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=_check_request,
+        middleware=[security_headers],
+        before_request=_before_request,
         openapi_config=OpenAPIConfig(
             title="Waymark API",
             version="1",
             description="Segment-compatible ingestion (/v1) and the admin API (/api). See docs/api.md.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(path="/"), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[LocalSwaggerPlugin(path=["/", "/swagger"])],
             components=Components(
                 security_schemes={
                     "writeKey": SecurityScheme(type="http", scheme="basic", description="write key as user name"),

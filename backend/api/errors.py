@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Serializa
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy import exc as sa_exc
 
+from backend.api.headers import SECURITY_HEADERS
 from backend.engine.validation import GraphInvalid, Problem, msgspec_path_to_pointer
 from backend.errors import Refused
 
@@ -69,6 +70,59 @@ def bad_request(pointer: str, message: str, title: str = "The request has proble
     return ApiError(400, title, message, [ProblemItem(pointer, message)])
 
 
+NUL_MESSAGE = "text may not contain the NUL character (\\u0000)"
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _nul_pointer(value: Any, pointer: str) -> str | None:
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{pointer}/{_escape(key)}"
+            if "\x00" in key:
+                return here
+            found = _nul_pointer(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_pointer(item, f"{pointer}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
+def refuse_nul(body: bytes, base: str = "") -> None:
+    """PostgreSQL cannot store NUL in text or JSON(B) and SQLite can: refuse it in any JSON string of the
+    body, on both engines alike, with the pointer of the first such field. Only a body holding the escape
+    ``\\u0000`` is looked into, so other requests pay one byte search."""
+    if b"\\u0000" not in body:
+        return
+    try:
+        doc = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return  # not JSON: the body's own parsing reports it
+    pointer = _nul_pointer(doc, base)
+    if pointer is not None:
+        message = f"{pointer or '/'}: {NUL_MESSAGE}"
+        raise ApiError(400, "The request has problems", message, [ProblemItem(pointer, NUL_MESSAGE)])
+
+
+def refuse_nul_text(values: dict[str, Any], where: str) -> None:
+    """The same for query parameters (``where="query"``): the pointer is ``/query/<name>``."""
+    for name, value in values.items():
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and "\x00" in item for item in items):
+            pointer = f"/{where}/{_escape(name)}"
+            raise ApiError(
+                400, "The request has problems", f"{pointer}: {NUL_MESSAGE}", [ProblemItem(pointer, NUL_MESSAGE)]
+            )
+
+
 def from_graph_problems(problems: list[Problem]) -> list[ProblemItem]:
     return [
         ProblemItem(p.pointer, p.message, p.code, p.node_id, "warning" if p.severity == "warning" else None)
@@ -76,12 +130,16 @@ def from_graph_problems(problems: list[Problem]) -> list[ProblemItem]:
     ]
 
 
+_SECURITY_HEADERS = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+
+
 def _response(body: ProblemDetail, headers: dict[str, str] | None = None) -> Response:
     return Response(
         content=msgspec.json.encode(body),
         status_code=body.status,
         media_type=MediaType.JSON,
-        headers=headers or {},
+        # Also here: a path no route matches is answered before the app's middleware runs.
+        headers={**_SECURITY_HEADERS, **(headers or {})},
     )
 
 

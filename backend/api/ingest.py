@@ -31,7 +31,7 @@ from msgspec import Meta
 
 from backend.api.app import INGEST_HANDLERS, SHUTDOWN_HOOKS
 from backend.api.auth import Principal
-from backend.api.errors import ApiError, ProblemItem
+from backend.api.errors import ApiError, ProblemItem, refuse_nul
 from backend.api.openapi import mark_date_times, require_one_of
 from backend.contacts.group_commit import GroupWriter, Pending
 from backend.contacts.upsert import (
@@ -280,6 +280,7 @@ def to_item(msg: _Message, received_at: datetime, base: str = "", batch_sent_at:
 
 
 def parse_call(body: bytes, kind: str, received_at: datetime) -> list[Item]:
+    refuse_nul(body)
     try:
         msg = msgspec.json.decode(body, type=MESSAGE_TYPES[kind])
     except msgspec.MsgspecError as exc:
@@ -288,6 +289,7 @@ def parse_call(body: bytes, kind: str, received_at: datetime) -> list[Item]:
 
 
 def parse_batch(body: bytes, received_at: datetime) -> list[Item]:
+    refuse_nul(body)
     try:
         envelope = msgspec.json.decode(body, type=BatchEnvelope)
     except msgspec.MsgspecError as exc:

@@ -10,8 +10,7 @@ responses.
 from __future__ import annotations
 
 import secrets
-import threading
-import time
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -22,6 +21,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import JSONBody
 
+from backend import throttle
 from backend.api.auth import Principal, SessionInfo, check_csrf
 from backend.api.deps import ServicesDep
 from backend.api.errors import ApiError
@@ -43,8 +43,6 @@ from backend.users import (
 SESSION_COOKIE = "waymark_session"
 CSRF_COOKIE = "waymark_csrf"
 MAX_TOKEN_LENGTH = 100
-MAX_FAILURES = 10
-FAILURE_WINDOW = 15 * 60
 
 
 class LoginRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -79,29 +77,6 @@ class SessionOut(msgspec.Struct):
     csrf_token: str
 
 
-class _Throttle:
-    """Slows password guessing: after MAX_FAILURES failures for an address, refuse for a while."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, key: str, now: float) -> bool:
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < FAILURE_WINDOW]
-            self._failures[key] = recent
-            return len(recent) >= MAX_FAILURES
-
-    def fail(self, key: str, now: float) -> None:
-        with self._lock:
-            self._failures.setdefault(key, []).append(now)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-_throttle = _Throttle()
 # A real hash to verify against when the e-mail is unknown, so timing does not reveal which addresses exist.
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
@@ -174,23 +149,45 @@ def _cookies(services: Services, token: str | None, csrf: str | None) -> list[Co
     ]
 
 
+class _WrongPassword(Exception):
+    pass
+
+
 class SessionController(Controller):
     path = "/api/auth"
     tags = ["session"]
 
     @post("/login", sync_to_thread=True, status_code=200, summary="Sign in with e-mail and password")
     def login(self, services: ServicesDep, request: Request, data: JSONBody[LoginRequest]) -> Response[SessionOut]:
-        now = time.time()
-        key = data.email.strip().lower()
-        if _throttle.blocked(key, now):
-            raise ApiError(429, "Too many failed sign-ins; try again in a few minutes", headers={"Retry-After": "900"})
+        now = services.clock.now()
+        account = data.email.strip().lower()
+        client = request.client.host if request.client else "unknown"
+        with services.engine.connect() as conn:
+            refusal = throttle.check(conn, account, client, now)
+        if refusal is not None:
+            minutes = max(1, round(refusal.retry_after / 60))
+            raise ApiError(
+                429,
+                "Too many failed sign-ins",
+                f"{refusal.reason}; try again in {minutes} minute(s)",
+                headers={"Retry-After": str(refusal.retry_after)},
+            )
+        try:
+            return self._sign_in(services, request, data, account, client, now)
+        except _WrongPassword:
+            with services.engine.begin() as conn:  # after the sign-in's transaction is over
+                throttle.record_failure(conn, account, client, now)
+            raise ApiError(401, "Wrong e-mail or password") from None
+
+    def _sign_in(
+        self, services: Services, request: Request, data: LoginRequest, account: str, client: str, now: datetime
+    ) -> Response[SessionOut]:
         with services.sessions.begin() as session:
             user = user_by_email(session, data.email)
             ok = verify_password(user.password_hash if user else _DUMMY_HASH, data.password) and user is not None
             if not ok:
-                _throttle.fail(key, now)
-                raise ApiError(401, "Wrong e-mail or password")
-            _throttle.clear(key)
+                raise _WrongPassword
+            throttle.record_success(session.connection(), account, client, now)
             if needs_rehash(user.password_hash):
                 user.password_hash = hash_password(data.password)
             workspace_id = session.execute(
@@ -207,10 +204,20 @@ class SessionController(Controller):
             out = _session_out(session, user, workspace_id, csrf)
         return Response(out, cookies=_cookies(services, token, csrf))
 
-    @post("/logout", status_code=204, sync_to_thread=True, summary="Sign out (this browser)")
+    @post(
+        "/logout",
+        status_code=204,
+        sync_to_thread=True,
+        summary="Sign out (this browser)",
+        description="Needs the `X-CSRF-Token` header while the session is live, so another site cannot sign "
+        "the user out; a cookie whose session has already ended is simply cleared.",
+    )
     def logout(self, services: ServicesDep, request: Request) -> Response[None]:
-        token = _cookie_token(request)
-        if token is not None:
+        info = read_session(request)
+        if info is not None:
+            check_csrf(request, info)
+            token = _cookie_token(request)
+            assert token is not None
             with services.sessions.begin() as session:
                 end_session(session, token)
         return Response(None, status_code=204, cookies=_cookies(services, None, None))

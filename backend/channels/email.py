@@ -9,6 +9,10 @@
 * ``Message-ID`` is derived from the outbox idempotency key, so a message that is ever resent (an
   operator retrying an ``unknown`` one) carries the same id and receivers can fold duplicates.
 * Failures are classified: 5xx replies are permanent, 4xx replies and network problems are retried.
+* A workspace's own SMTP provider (``allow_private=False``) is checked like a webhook: its host must
+  resolve to public addresses only, and the connection goes to the address that was checked, so an
+  owner cannot use "Test connection" or sending to probe the server's private network. The process's
+  own ``WAYMARK_SMTP_URL`` and the dev inbox are the operator's and may be local.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import email.utils
 import functools
 import re
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 
 from backend.channels.base import OutgoingMessage, Provider, SendResult, stable_id
+from backend.channels.http import BlockedTarget, resolve_public
 
 TLS_MODES = ("none", "starttls", "ssl", "auto")
 DEFAULT_PORTS = {"none": 25, "auto": 25, "starttls": 587, "ssl": 465}
@@ -199,6 +205,8 @@ _RESERVED = frozenset({"from", "to", "subject", "date", "message-id", "mime-vers
 
 def classify(exc: BaseException) -> SendResult:
     """SMTP error → retry or permanent failure."""
+    if isinstance(exc, BlockedTarget):
+        return SendResult.failed(str(exc))
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return SendResult.retry(f"SMTP authentication failed ({exc.code} {exc.message}); check the provider settings")
     if isinstance(exc, aiosmtplib.SMTPResponseException):
@@ -223,8 +231,9 @@ class SmtpProvider(Provider):
     channel = "email"
     kind = "smtp"
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, allow_private: bool = True) -> None:
         self.config = config
+        self.allow_private = allow_private
         self.concurrency = config.concurrency
         self._idle: list[aiosmtplib.SMTP] = []
         self._open: set[aiosmtplib.SMTP] = set()
@@ -236,11 +245,27 @@ class SmtpProvider(Provider):
     def from_url(cls, url: str) -> SmtpProvider:
         return cls(SmtpConfig.from_url(url))
 
+    async def _pinned_socket(self) -> socket.socket:
+        """A socket connected to a public address of the host (checked first; see the module doc)."""
+        cfg = self.config
+        address = (await resolve_public(cfg.host, cfg.port, "WAYMARK_ALLOW_PRIVATE_SMTP"))[0]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (address, cfg.port)), cfg.timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
     async def _connect(self) -> aiosmtplib.SMTP:
         cfg = self.config
+        sock = None if self.allow_private else await self._pinned_socket()
         client = aiosmtplib.SMTP(
             hostname=cfg.host,
-            port=cfg.port,
+            port=cfg.port if sock is None else None,
+            sock=sock,
             use_tls=cfg.tls == "ssl",
             start_tls={"starttls": True, "none": False, "ssl": False, "auto": None}[cfg.tls],
             username=cfg.username,

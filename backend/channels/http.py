@@ -34,8 +34,9 @@ def _forbidden(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
 
 
-async def resolve_public(host: str, port: int) -> list[str]:
-    """The host's addresses, all of them public; raises :class:`BlockedTarget` otherwise."""
+async def resolve_public(host: str, port: int, setting: str = "WAYMARK_ALLOW_PRIVATE_WEBHOOKS") -> list[str]:
+    """The host's addresses, all of them public; raises :class:`BlockedTarget` otherwise (naming the
+    ``setting`` that would allow them)."""
     try:
         literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -53,7 +54,7 @@ async def resolve_public(host: str, port: int) -> list[str]:
         if _forbidden(ipaddress.ip_address(address.split("%")[0])):
             raise BlockedTarget(
                 f"refusing to call {host} ({address}): private, loopback or link-local addresses are not "
-                "allowed (set WAYMARK_ALLOW_PRIVATE_WEBHOOKS=1 to allow them)"
+                f"allowed (set {setting}=1 to allow them)"
             )
     return addresses
 

@@ -97,8 +97,13 @@ class Kind:
 
 
 def _smtp(cfg: SmtpSettings, channel: str, settings: Any) -> Provider:
+    """A workspace's SMTP server: private addresses refused unless the operator allows them."""
     raw = msgspec.to_builtins(cfg)
-    return SmtpProvider(SmtpConfig.from_dict(raw))
+    return SmtpProvider(SmtpConfig.from_dict(raw), allow_private=_allow_private_smtp(settings))
+
+
+def _allow_private_smtp(settings: Any) -> bool:
+    return bool(getattr(settings, "allow_private_smtp", False))
 
 
 def _allow_private(settings: Any) -> bool:
@@ -219,7 +224,7 @@ def build(kind: str, channel: str, config: dict[str, Any], settings: Any) -> Pro
     if info.channel is not None and info.channel != channel:
         raise ValueError(f"a {kind} provider delivers {info.channel}, not {channel}")
     if kind == "smtp":  # lenient: rows written before the settings were validated keep working
-        return SmtpProvider(SmtpConfig.from_dict(config or {}))
+        return SmtpProvider(SmtpConfig.from_dict(config or {}), allow_private=_allow_private_smtp(settings))
     try:
         cfg = validate(kind, config or {})
     except ConfigProblem as exc:

@@ -112,6 +112,26 @@ class UserSession(Base):
     user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
 
 
+class SignInAttempt(Base):
+    """Failed sign-ins of the last window and each (account, client) pair's last success: the sign-in
+    throttle (backend/throttle.py) counts them here so that every API process sees the same numbers."""
+
+    __tablename__ = "sign_in_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account: Mapped[str] = mapped_column(sa.String(320))
+    """The e-mail as typed, lower-cased (also for addresses with no account: guessing those counts too)."""
+    client: Mapped[str] = mapped_column(sa.String(64))
+    """The client's IP address."""
+    at: Mapped[datetime]
+    succeeded: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        sa.Index("ix_sign_in_attempts_account", "account", "at"),
+        sa.Index("ix_sign_in_attempts_client", "client", "at"),
+        sa.Index("ix_sign_in_attempts_at", "at"),
+    )
+
+
 class Contact(Base):
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

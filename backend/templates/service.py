@@ -28,6 +28,7 @@ from backend.templates.schema import CHANNELS, TemplateDraft, parse_draft, text_
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 _BODY_OPEN = re.compile(r"<body[^>]*>", re.I)
+_MJ_PREVIEW = re.compile(r"<mj-preview\b[^>]*>.*?</mj-preview\s*>", re.I | re.S)
 _PREHEADER = (
     '<div style="display:none;font-size:1px;color:#ffffff;line-height:1px;max-height:0px;max-width:0px;'
     'opacity:0;overflow:hidden;">{}</div>'
@@ -93,11 +94,14 @@ def compile_channels(channels: dict[str, Any]) -> tuple[dict[str, Any], list[Tem
         if not (email.get("mjml") or "").strip():
             problems.append(TemplateProblem("/email/mjml", "an email needs a body"))
         elif not any(p.pointer == "/email/mjml" for p in problems):
-            result = compile_mjml(email["mjml"])
+            preheader = " ".join((email.get("preheader") or "").split())  # one line: keeps line_map right
+            mjml = email["mjml"]
+            if preheader:  # the field wins over an <mj-preview> of the MJML: the inbox shows one preheader
+                mjml = _MJ_PREVIEW.sub(lambda m: "\n" * m.group(0).count("\n"), mjml)
+            result = compile_mjml(mjml)
             problems += result.problems
             if not result.problems:
                 html = result.html
-                preheader = " ".join((email.get("preheader") or "").split())  # one line: keeps line_map right
                 if preheader:
                     html = _BODY_OPEN.sub(lambda m: m.group(0) + _PREHEADER.format(preheader), html, count=1)
                 compiled["email"] = {

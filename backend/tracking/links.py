@@ -11,7 +11,9 @@
   of its own, and ``List-Unsubscribe`` / ``List-Unsubscribe-Post`` headers (RFC 2369, RFC 8058).
 
 One regular-expression pass over the HTML and one HMAC per link: ~20 µs for a typical MJML email (see
-``bench/tracking.py``). The ``text/plain`` part keeps the original URLs.
+``bench/tracking.py``). The ``text/plain`` part's ``http(s)://`` URLs are rewritten the same way, a URL
+that is also a link of the HTML getting that link's index (a click is the same click from either part),
+so a reader of the plain-text part is not untracked.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ _LINK = re.compile(
 the attribute starts): the rest of the tag stays as it is. An anchor whose ``href`` follows an attribute
 value containing ``>`` is left untracked."""
 _NOTRACK = re.compile(r"(?<![\w-])data-waymark-notrack(?![\w-])", re.IGNORECASE)
+_TEXT_URL = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
+"""A URL in plain text: up to a space, a quote or a bracket (html_to_text writes ``label (url)``)."""
+_TRAILING = ".,;:!?"
 _CHARREF = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 _LOCATION_SAFE = "%/:=&?~#+!$,;'@()*[]"
 
@@ -101,6 +106,8 @@ class Tracker:
             body = _before_body_end(body, tail)
         if body:
             out.fields["html"] = body
+        if self.clicks and out.fields.get("text"):
+            out.fields["text"] = self.rewrite_text_links(out.fields["text"], public_id, out.links)
         if unsubscribe:
             text = out.fields.get("text") or ""
             if unsubscribe not in text:
@@ -138,6 +145,25 @@ class Tracker:
             return f'{body[start : match.start("href")]}href="{click_base}{index}/{sign(public_id, index)}"'
 
         return _LINK.sub(replace, body)
+
+    def rewrite_text_links(self, text: str, public_id: str, links: list[str]) -> str:
+        """The plain-text part's URLs as click URLs; ``links`` (the HTML's, so far) grows by the URLs
+        that only the text has."""
+        prefix = self.prefix
+        index_of = {url: i for i, url in reversed(list(enumerate(links)))}
+
+        def replace(match: re.Match[str]) -> str:
+            found = match.group(0)
+            url = found.rstrip(_TRAILING)
+            if url.startswith(prefix) or not url.isprintable():
+                return found
+            index = index_of.get(url)
+            if index is None:
+                index = index_of[url] = len(links)
+                links.append(url)
+            return self.click_url(public_id, index) + found[len(url) :]
+
+        return _TEXT_URL.sub(replace, text)
 
     def _html_footer(self, url: str, locale: str | None) -> str:
         lang = i18n.language(locale)

@@ -7,8 +7,7 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from backend import cli
-from backend.api import sessions as session_module
+from backend import cli, throttle
 from backend.api.app import create_app
 from backend.config import load_settings
 from backend.db.models import Membership, UserSession
@@ -23,7 +22,6 @@ def app(engine, clock, registry, sessions, workspace, tmp_path):
     )
     with sessions.begin() as session:
         create_user(session, "Owner@Example.com", "correct horse", "Olga Owner", workspace_id=workspace.id)
-    session_module._throttle = session_module._Throttle()
     return create_app(services)
 
 
@@ -89,9 +87,9 @@ def test_only_a_hash_of_the_cookie_is_stored(web, engine):
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(web):
-    login(web)
+    csrf = login(web).json()["csrf_token"]
     copied = web.cookies.get("waymark_session")
-    assert web.post("/api/auth/logout").status_code == 204
+    assert web.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert web.get("/api/journeys").status_code == 401
     web.cookies.set("waymark_session", copied)  # someone kept the cookie: it no longer works
     assert web.get("/api/journeys").status_code == 401
@@ -108,10 +106,20 @@ def test_sign_out_everywhere_ends_every_browser(web, other_browser):
     assert login(other_browser).status_code == 200  # signing in again works
 
 
+def test_sign_out_needs_the_csrf_token_so_another_site_cannot_sign_the_user_out(web):
+    csrf = login(web).json()["csrf_token"]
+    assert web.post("/api/auth/logout").status_code == 403  # a cross-site form post carries no token
+    assert web.post("/api/auth/logout", headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert web.get("/api/journeys").status_code == 200  # still signed in
+    assert web.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    # A browser whose session already ended may always clear its cookies.
+    assert web.post("/api/auth/logout").status_code == 204
+
+
 def test_signing_out_one_browser_leaves_the_other_signed_in(web, other_browser):
-    login(web)
+    csrf = login(web).json()["csrf_token"]
     login(other_browser)
-    web.post("/api/auth/logout")
+    assert web.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert other_browser.get("/api/journeys").status_code == 200
 
 
@@ -149,7 +157,7 @@ def test_a_session_expires_after_its_lifetime(web, clock):
 
 
 def test_repeated_failures_are_throttled(web):
-    for _ in range(session_module.MAX_FAILURES):
+    for _ in range(throttle.PAIR_LIMIT):
         assert login(web, password="guess").status_code == 401
     blocked = login(web)  # even the right password waits out the window
     assert blocked.status_code == 429
@@ -161,7 +169,7 @@ def test_language_choice_is_stored_on_the_account(web):
     assert web.patch("/api/auth/me", json={"locale": "zh-CN"}).status_code == 403
     changed = web.patch("/api/auth/me", json={"locale": "zh-CN"}, headers={"X-CSRF-Token": csrf})
     assert changed.json()["user"]["locale"] == "zh-CN"
-    web.post("/api/auth/logout")
+    web.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
     assert login(web).json()["user"]["locale"] == "zh-CN"
     bad = web.patch("/api/auth/me", json={"locale": "chinese"}, headers={"X-CSRF-Token": csrf})
     assert bad.status_code == 400

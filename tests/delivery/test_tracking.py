@@ -3,6 +3,7 @@ server's copy is what the tests open, click and unsubscribe from — through the
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -143,6 +144,56 @@ def test_opening_and_clicking_the_delivered_copy_shows_up_on_the_contact(
 
     (row,) = outbox_rows(services.engine)
     assert row["opened_at"] is not None and row["clicked_at"] is not None
+
+
+def test_the_plain_text_part_is_tracked_like_the_html(
+    news, admin, client, ticker, dispatcher, services, workspace, smtp_server
+):
+    """A reader of the text/plain part clicks tracked links too, counted as the same links as the HTML's."""
+    contact_id, mail = mail_one(services, workspace.id, ticker, dispatcher, smtp_server)
+    (row,) = outbox_rows(services.engine)
+    text = mail.part("plain")
+    assert "https://acme.test" not in text  # nothing left untracked
+    base = services.settings.base_url
+    text_clicks = re.findall(rf"{re.escape(base)}/t/c/[^\s()]+", text)
+    assert text_clicks == [h for h in links(mail).hrefs if "/t/c/" in h]  # the same links, the same indices
+    assert row["links"] == [f"https://acme.test/blog?id={contact_id}&utm_source=mail", "https://acme.test/offer"]
+    assert "mailto:help@acme.test" in text or "write to us" in text
+
+    response = client.get(path(text_clicks[1]), follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (302, "https://acme.test/offer")
+    clicked = [e for e in events_of(admin, contact_id) if e["name"] == "email_clicked"]
+    assert [e["properties"]["link_index"] for e in clicked] == [1]
+
+
+def test_a_text_part_of_its_own_gets_its_links_tracked_too(ticker, dispatcher, services, workspace, smtp_server):
+    make_template(
+        services,
+        workspace.id,
+        "plain",
+        mjml=NEWS_MJML,
+        text="Hi! Our offer: https://acme.test/offer. The archive: https://acme.test/archive, enjoy.",
+    )
+    email_journey(services, workspace.id, template="plain")
+    _, mail = mail_one(services, workspace.id, ticker, dispatcher, smtp_server, template="plain")
+    (row,) = outbox_rows(services.engine)
+    text = mail.part("plain")
+    assert "https://acme.test" not in text
+    assert row["links"][1:] == ["https://acme.test/offer", "https://acme.test/archive"]
+    assert f"/t/c/{row['public_id']}/1/" in text and f"/t/c/{row['public_id']}/2/" in text  # the HTML's index
+    assert ". The archive: " in text and ", enjoy." in text  # punctuation after a URL is not part of it
+
+
+def test_the_preheader_appears_once_in_the_delivered_html(ticker, dispatcher, services, workspace, smtp_server):
+    """The preheader field and an <mj-preview> in the MJML: the inbox shows one preheader, the field's."""
+    mjml = NEWS_MJML.replace("<mjml>", "<mjml><mj-head><mj-preview>From the MJML</mj-preview></mj-head>")
+    make_template(services, workspace.id, "pre", mjml=mjml, preheader="Fresh news inside")
+    email_journey(services, workspace.id, template="pre")
+    _, mail = mail_one(services, workspace.id, ticker, dispatcher, smtp_server, template="pre")
+    html = mail.part("html")
+    assert html.count("Fresh news inside") == 1
+    assert "From the MJML" not in html
+    assert "Fresh news inside" not in mail.part("plain")  # hidden text stays out of the text part
 
 
 def test_a_click_without_the_pixel_counts_as_the_first_open(

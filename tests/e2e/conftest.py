@@ -75,15 +75,31 @@ def browser(chromium_path):
         browser.close()
 
 
+def csp_violations(page) -> list[str]:
+    """Collects what the browser refused under the server's Content-Security-Policy (in the console)."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    return refused
+
+
 @pytest.fixture
 def page(browser, request):
+    """A fresh browser tab; the test fails if the page broke the Content-Security-Policy anywhere (an
+    inline script or style the policy refused would leave part of the app dead)."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
     page = context.new_page()
+    refused = csp_violations(page)
     yield page
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
     context.close()
+    if not failed:
+        assert not refused, "the Content-Security-Policy refused:\n" + "\n".join(refused)
 
 
 @pytest.hookimpl(hookwrapper=True)
