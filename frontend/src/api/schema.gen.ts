@@ -30,7 +30,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign out (this browser) */
+        /**
+         * Sign out (this browser)
+         * @description Needs the `X-CSRF-Token` header while the session is live, so another site cannot sign the user out; a cookie whose session has already ended is simply cleared.
+         */
         post: operations["ApiAuthLogoutLogout"];
         delete?: never;
         options?: never;
