@@ -36,7 +36,7 @@ MAX_IMPORT_BYTES = 500 * 1024 * 1024
 """The largest CSV file accepted (it is streamed to disk, never held in memory)."""
 
 
-class Progress(msgspec.Struct, kw_only=True):
+class ImportProgress(msgspec.Struct, kw_only=True):
     bytes_done: int
     bytes_total: int
     percent: int
@@ -53,7 +53,7 @@ class ImportOut(msgspec.Struct, kw_only=True):
     """The mapping in use, or (``uploaded``) the one guessed from the column names."""
     sample: list[list[str]]
     """The first rows as they are in the file."""
-    progress: Progress
+    progress: ImportProgress
     rows_done: int
     created: int
     updated: int
@@ -112,7 +112,7 @@ def _out(job: Any, *, with_sample: bool = True) -> ImportOut:
         columns=list(job.columns or []),
         mapping=imports.mapping_of(job),
         sample=imports.sample(job) if with_sample and job.status == "uploaded" else [],
-        progress=Progress(bytes_done=done, bytes_total=int(job.bytes_total), percent=int(done * 100 / total)),
+        progress=ImportProgress(bytes_done=done, bytes_total=int(job.bytes_total), percent=int(done * 100 / total)),
         rows_done=job.rows_done,
         created=job.created,
         updated=job.updated,

@@ -1493,7 +1493,7 @@ export interface components {
             id: number;
             key: string;
             name: string;
-            progress: components["schemas"]["backend.api.audiences.Progress"];
+            progress: components["schemas"]["Progress"];
             segments: string[];
             status: string;
             /** Format: date-time */
@@ -1827,12 +1827,18 @@ export interface components {
             id: number;
             mapping: components["schemas"]["MappingEntry"][];
             message: string;
-            progress: components["schemas"]["backend.api.imports.Progress"];
+            progress: components["schemas"]["ImportProgress"];
             rows_done: number;
             sample: string[][];
             started_at: string | null;
             status: string;
             updated: number;
+        };
+        /** ImportProgress */
+        ImportProgress: {
+            bytes_done: number;
+            bytes_total: number;
+            percent: number;
         };
         /** JourneyCreate */
         JourneyCreate: {
@@ -2179,6 +2185,11 @@ export interface components {
             /** @default null */
             name: string | null;
         };
+        /** Progress */
+        Progress: {
+            done: number;
+            total: number;
+        };
         /** PropertyFilter */
         PropertyFilter: {
             /** Property */
@@ -2295,7 +2306,7 @@ export interface components {
             journeys: components["schemas"]["JourneyRef"][];
             key: string;
             name: string;
-            progress: components["schemas"]["backend.api.audiences.Progress"];
+            progress: components["schemas"]["Progress"];
             scored: number;
             segments: string[];
             status: string;
@@ -2353,7 +2364,7 @@ export interface components {
             journeys: components["schemas"]["JourneyRef"][];
             key: string;
             name: string;
-            progress: components["schemas"]["backend.api.audiences.Progress"];
+            progress: components["schemas"]["Progress"];
             rule: Record<string, never>;
             size: number;
             /** @enum {unknown} */
@@ -2389,7 +2400,7 @@ export interface components {
             id: number;
             key: string;
             name: string;
-            progress: components["schemas"]["backend.api.audiences.Progress"];
+            progress: components["schemas"]["Progress"];
             size: number;
             /** @enum {unknown} */
             status: "building" | "ready";
@@ -2732,11 +2743,6 @@ export interface components {
             sample: components["schemas"]["ContactSummary"][];
             total: number;
         };
-        /** Progress */
-        audiences_Progress: {
-            done: number;
-            total: number;
-        };
         /** PreviewOut */
         "backend.api.audiences.PreviewOut": {
             count: number;
@@ -2745,20 +2751,9 @@ export interface components {
             sample: components["schemas"]["ContactSummary"][];
             total: number;
         };
-        /** Progress */
-        "backend.api.audiences.Progress": {
-            done: number;
-            total: number;
-        };
         /** PreviewOut */
         "backend.api.imports.PreviewOut": {
             rows: components["schemas"]["PreviewRowOut"][];
-        };
-        /** Progress */
-        "backend.api.imports.Progress": {
-            bytes_done: number;
-            bytes_total: number;
-            percent: number;
         };
         /** RetryRequest */
         "backend.api.journeys.RetryRequest": {
@@ -2786,12 +2781,6 @@ export interface components {
         /** PreviewOut */
         imports_PreviewOut: {
             rows: components["schemas"]["PreviewRowOut"][];
-        };
-        /** Progress */
-        imports_Progress: {
-            bytes_done: number;
-            bytes_total: number;
-            percent: number;
         };
         /** RetryRequest */
         journeys_RetryRequest: {

@@ -535,6 +535,7 @@ export interface ContactScore {
   level: number | null;
   points: number | null;
   events: { event: string; count: number; points: number }[];
+}
 
 /** A CSV import (docs/api.md, "Importing contacts"). */
 export type ImportStatus = 'uploaded' | 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
