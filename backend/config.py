@@ -28,6 +28,9 @@ class Settings(msgspec.Struct, kw_only=True):
     """Run a local SMTP sink that stores mail under var/mail when no SMTP server is configured."""
     dev_inbox_port: int = 1025
     allow_private_webhooks: bool = False
+    outbox_lease_seconds: Annotated[float, msgspec.Meta(ge=0.5, le=3600)] = 15.0
+    """How long a dispatcher's claim on outbox rows lasts unless its heartbeat (every third of it)
+    renews it: a dead worker's rows are taken over after at most this long (docs/operators.md)."""
     track_opens: bool = True
     """Add the open pixel to emails (``WAYMARK_TRACK_OPENS=0`` turns it off)."""
     track_clicks: bool = True

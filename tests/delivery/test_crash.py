@@ -186,3 +186,26 @@ def test_a_webhook_whose_fate_is_unknown_is_resent_with_the_same_idempotency_key
         assert len(sink.requests) == 2
     finally:
         sink.close()
+
+
+def test_workers_killed_at_random_moments_leave_at_most_one_message_per_connection_in_doubt(
+    services, workspace, smtp_server, db_url, tmp_path
+):
+    """1,000 emails, 4 SMTP connections, 10 workers SIGKILLed at random moments while delivering: the
+    SMTP server never gets a message twice, every message is either sent (and arrived once) or
+    ``unknown`` (arrived once or not at all), and at most one per connection per kill is ``unknown``."""
+    from datetime import UTC, datetime
+
+    from tests.delivery.kill_harness import kill_repeatedly, seed, verify
+
+    make_template(services, workspace.id)
+    seed(services.engine, workspace.id, 1000, datetime.now(UTC))
+    run = kill_repeatedly(db_url, smtp_server, messages=1000, kills=10, connections=4, var_dir=tmp_path, seed_value=9)
+    figures = verify(services.engine, smtp_server, workspace.id)
+    print(f"{run.kills} kills, {run.workers} workers, {run.seconds:.1f} s: {figures}")
+    assert run.kills == 10
+    assert figures["duplicates"] == 0
+    assert figures["sent"] + figures.get("unknown", 0) == figures["messages"] == 1000, figures
+    assert figures["sent_received_once"] == figures["sent"], figures
+    assert figures.get("unknown", 0) <= 4 * run.kills, figures
+    assert figures.get("unknown_dup", 0) == 0
