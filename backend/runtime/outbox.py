@@ -36,7 +36,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,6 +116,8 @@ class _Job:
     headers: dict[str, str] = field(default_factory=dict)
     links: list[str] | None = None
     """Tracked links' original URLs (backend/tracking), stored on the row when it is marked sending."""
+    pending_render: tuple[Any, int | None, dict[str, Any]] | None = None
+    """``(template, version id, context)`` until :meth:`Dispatcher._render` ran."""
 
     @property
     def id(self) -> int:
@@ -412,8 +414,20 @@ class Dispatcher:
             return self._decide(job, "skipped", f"the contact has not consented to marketing {channel}")
         if template is None:
             return self._decide(job, "failed", "the message names no template")
+        job.to = address
+        job.pending_render = (template, vid, context)
+        return job
+
+    def _render(self, job: _Job) -> bool:
+        """Render a job's message (done by its sender just before it is sent, so rendering overlaps
+        the other connections' deliveries); ``False`` when it failed (``job.outcome``, ``job.reason``)."""
+        if job.pending_render is None:
+            return job.outcome is None
+        (template, vid, context), job.pending_render = job.pending_render, None
+        row, channel, payload = job.row, job.channel, job.row.payload or {}
         if vid is not None and vid in self._too_slow:
-            return self._decide(job, "failed", self._too_slow[vid])
+            self._decide(job, "failed", self._too_slow[vid])
+            return False
         try:
             rendered = template.render(channel, context, self.limits)
         except TemplateRenderError as exc:
@@ -426,15 +440,15 @@ class Dispatcher:
                     "fix the template and publish a new version"
                 )
                 log.warning("template version %s went over the CPU-time limit; not rendered again", vid)
-            return self._decide(job, "failed", reason)
-        job.to = address
+            self._decide(job, "failed", reason)
+            return False
         job.content = rendered.fields
         if channel == "email":  # open pixel, click links, unsubscribe headers (backend/tracking/links.py)
             tracked = self.tracker.email(
                 rendered.fields, job.public_id, marketing=payload.get("marketing", True), locale=context["locale"]
             )
             job.content, job.headers, job.links = tracked.fields, tracked.headers, tracked.links
-        return job
+        return True
 
     def _webhook_job(self, job: _Job, payload: dict[str, Any], contact: Contact | None, context) -> _Job:
         body_source = payload.get("body")
@@ -555,7 +569,7 @@ class Dispatcher:
         pending = writer.submit(decided=decided) if decided else None
         await self._deliver([j for j in jobs if j.outcome is None], writer, report)
         if pending is not None:
-            await pending
+            await writer.wait(pending)
 
     async def _deliver(self, jobs: list[_Job], writer: _Writer, report: DispatchReport) -> None:
         """One sender per provider connection (``provider.concurrency``), each taking the next job of
@@ -576,44 +590,49 @@ class Dispatcher:
             previous: _Job | None = None
             while queue:
                 job = queue.popleft()
-                if job.not_before is not None:  # paced by the provider's rate limit
-                    await self.budget.wait(job)
-                if not await writer.submit(outcome=previous, mark=job):
-                    report.lost_claims += 1  # another worker took it over; it sends it
+                if not self._render(job):  # a template error: finished without a provider
+                    writer.submit(outcome=previous, decided=[job])
                     previous = None
                     continue
-                previous = job
+                if job.not_before is not None:  # paced by the provider's rate limit
+                    await self.budget.wait(job)
+                marked = writer.submit(outcome=previous, mark=job)
+                previous = None
                 if job.not_before is not None:  # still inside the window its send budget was leased for?
                     await self.budget.wait(job)
                 streak, last = failing.get(id(provider), (0, ""))
                 if streak >= 3:
                     # The provider failed three times in a row without answering: don't wait for
                     # every remaining message to time out too; they are retried later.
-                    job.result = SendResult.retry(f"provider unavailable this run: {last}")
+                    result: SendResult | None = SendResult.retry(f"provider unavailable this run: {last}")
+                else:
+                    message = OutgoingMessage(
+                        outbox_id=job.id,
+                        idempotency_key=job.row.idempotency_key,
+                        workspace_id=job.row.workspace_id,
+                        channel=job.channel,
+                        to=job.to,
+                        content=job.content,
+                        headers=job.headers,
+                        contact_id=job.row.contact_id,
+                    )
+                    try:
+                        result = await _send(provider, message, lambda marked=marked: writer.wait(marked))
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:  # a provider bug must not lose the row's outcome
+                        log.exception("provider %s raised", provider.kind)
+                        result = SendResult.retry(f"provider error: {type(exc).__name__}: {exc}")
+                if not await writer.wait(marked) or result is None:
+                    report.lost_claims += 1  # another worker took it over before it was handed over
                     continue
-                message = OutgoingMessage(
-                    outbox_id=job.id,
-                    idempotency_key=job.row.idempotency_key,
-                    workspace_id=job.row.workspace_id,
-                    channel=job.channel,
-                    to=job.to,
-                    content=job.content,
-                    headers=job.headers,
-                    contact_id=job.row.contact_id,
-                )
-                try:
-                    result = await provider.send(message)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # a provider bug must not lose the row's outcome
-                    log.exception("provider %s raised", provider.kind)
-                    result = SendResult.retry(f"provider error: {type(exc).__name__}: {exc}")
                 failing[id(provider)] = (streak + 1, result.error or "") if result.outcome == "retry" else (0, "")
                 job.result = result
+                previous = job
                 if self.after_send is not None:
                     self.after_send(job, result)
             if previous is not None:
-                await writer.submit(outcome=previous)
+                await writer.wait(writer.submit(outcome=previous))
 
         await asyncio.gather(
             *(
@@ -870,20 +889,31 @@ class _Request:
 
 
 class _Writer:
-    """The run's single writer: a thread that commits, in one transaction, everything the senders
-    queued while the previous transaction ran (group commit), then releases them; and, every third of
-    the lease, renews the leases of the run's rows (the heartbeat) — also while the event loop renders.
-    SQLAlchemy is synchronous; in a thread the event loop keeps talking to providers meanwhile."""
+    """The run's single writer. It commits, in one transaction, everything the senders queued while
+    the previous transaction ran (group commit), then releases them; every third of the lease it
+    renews the leases of the run's rows (the heartbeat, from a thread: also while the event loop
+    renders); accepted messages are settled in batches (:data:`SETTLE_BATCH`).
+
+    Where the commits run depends on the database: on PostgreSQL in the writer thread — a commit
+    waits for the server and its log flush, and the event loop keeps talking to the providers
+    meanwhile; on SQLite on the event loop itself, right after the senders queued their work — the
+    in-process commit costs less than waking a thread and handing the GIL back and forth."""
 
     def __init__(self, dispatcher: Dispatcher, token: str, report: DispatchReport) -> None:
         self.dispatcher = dispatcher
         self.token = token
         self.report = report
         self.loop = asyncio.get_running_loop()
+        self.inline = not dispatcher.is_postgres
         self.interval = max(0.1, dispatcher.lease.total_seconds() / 3)
         self.queue: list[_Request] = []
         self.closing = False
         self.failed: BaseException | None = None
+        self.unsettled: list[_Job] = []
+        self.settle_by = float("inf")
+        self.scheduled = False
+        self.lock = threading.Lock()
+        """Serialises commits of the loop (inline) and the heartbeat thread."""
         self.cond = threading.Condition()
         self.thread = threading.Thread(target=self._run, name=f"outbox-writer-{token}", daemon=True)
         self.thread.start()
@@ -899,63 +929,137 @@ class _Writer:
                 future.set_exception(self.failed)
                 return future
             self.queue.append(_Request(outcome, mark, list(decided), future=future))
-            self.cond.notify()
+            if not self.inline:
+                self.cond.notify()
         return future
 
+    async def wait(self, future: asyncio.Future) -> Any:
+        """The answer to a submission. Inline mode commits only when a sender needs an answer (right
+        before it hands a message over), so everything queued meanwhile shares the transaction."""
+        if self.inline and not future.done() and not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self._flush)
+        return await future
+
     async def close(self) -> None:
+        try:
+            if self.inline:
+                self._flush(closing=True)
+        finally:
+            with self.cond:
+                self.closing = True
+                self.cond.notify()
+            await asyncio.to_thread(self.thread.join)
+        if self.failed is not None:
+            raise self.failed
+
+    def _flush(self, closing: bool = False) -> None:
+        """Inline mode: one group commit of what the senders queued, on the event loop."""
         with self.cond:
-            self.closing = True
-            self.cond.notify()
-        await asyncio.to_thread(self.thread.join)
+            batch, self.queue = self.queue, []
+            self.scheduled = False
+        try:
+            self._cycle(batch, False, closing)
+        except BaseException as exc:
+            _release(batch, exc)
+            if closing:
+                raise
+            return
+        _release(batch, None)
+        if self.unsettled and self.settle_by != float("inf") and not closing:
+            self.loop.call_at(
+                self.loop.time() + max(0.0, self.settle_by - time.monotonic()), self._settle_due, self.settle_by
+            )
+
+    def _settle_due(self, due: float) -> None:
+        if self.unsettled and self.settle_by == due and not self.scheduled:
+            self._flush()
+
+    def _cycle(self, batch: list[_Request], beat: bool, closing: bool) -> None:
+        """One transaction: the batch, the heartbeat when ``beat``, and a settle batch when due."""
+        settle: list[_Job] = []
+        clock = time.monotonic()
+        if self.unsettled and (closing or clock >= self.settle_by or len(self.unsettled) >= SETTLE_BATCH):
+            settle, self.unsettled, self.settle_by = self.unsettled, [], float("inf")
+        if not (batch or beat or settle):
+            return
+        try:
+            with self.lock:
+                accepted = self.dispatcher._commit(self.token, batch, beat, settle, self.report)
+        except BaseException as exc:  # the senders see it; the run fails like any database error
+            log.exception("recording delivery progress failed")
+            with self.cond:
+                self.failed = exc
+            raise
+        if accepted:
+            if not self.unsettled:
+                self.settle_by = time.monotonic() + SETTLE_SECONDS
+            self.unsettled.extend(accepted)
 
     def _run(self) -> None:
+        """The thread: heartbeats, and in thread mode the group commits."""
         next_beat = time.monotonic() + self.interval
-        unsettled: list[_Job] = []
-        settle_by = float("inf")
         while True:
             with self.cond:
-                while not self.queue and not self.closing and time.monotonic() < min(next_beat, settle_by):
-                    self.cond.wait(max(0.0, min(next_beat, settle_by) - time.monotonic()))
-                batch, self.queue = self.queue, []
+                while True:
+                    wake = next_beat if self.inline else min(next_beat, self.settle_by)
+                    if self.closing or time.monotonic() >= wake or (self.queue and not self.inline):
+                        break
+                    self.cond.wait(max(0.0, wake - time.monotonic()))
                 closing = self.closing
-            clock = time.monotonic()
-            beat = clock >= next_beat and not closing
+                batch: list[_Request] = []
+                if not self.inline:
+                    batch, self.queue = self.queue, []
+            beat = time.monotonic() >= next_beat and not closing
             if beat:
-                next_beat = clock + self.interval
-            settle: list[_Job] = []
-            if unsettled and (closing or clock >= settle_by or len(unsettled) >= SETTLE_BATCH):
-                settle, unsettled, settle_by = unsettled, [], float("inf")
-            if batch or beat or settle:
-                try:
-                    accepted = self.dispatcher._commit(self.token, batch, beat, settle, self.report)
-                except BaseException as exc:  # the senders see it; the run fails like any database error
-                    log.exception("recording delivery progress failed")
-                    with self.cond:
-                        self.failed = exc
-                    for request in batch:
-                        self.loop.call_soon_threadsafe(_settle, request.future, None, exc)
-                    if closing:
-                        return
-                    continue
-                for request in batch:
-                    self.loop.call_soon_threadsafe(_settle, request.future, request.owned, None)
-                if accepted:
-                    if not unsettled:
-                        settle_by = time.monotonic() + SETTLE_SECONDS
-                    unsettled.extend(accepted)
+                next_beat = time.monotonic() + self.interval
+            if self.inline:
+                if closing:
+                    return
+                if beat:
+                    try:
+                        with self.lock:
+                            self.dispatcher._commit(self.token, [], True, [], self.report)
+                    except Exception:  # the next beat tries again
+                        log.exception("renewing the outbox leases failed")
+                continue
+            try:
+                self._cycle(batch, beat, closing)
+            except BaseException as exc:
+                self.loop.call_soon_threadsafe(_release, batch, exc)
+                if closing:
+                    return
+                continue
+            if batch:  # one wake-up of the event loop for the whole group
+                self.loop.call_soon_threadsafe(_release, batch, None)
             if closing:
                 with self.cond:
-                    if not self.queue and not unsettled:
+                    if not self.queue and not self.unsettled:
                         return
 
 
-def _settle(future: asyncio.Future | None, value: Any, exc: BaseException | None) -> None:
-    if future is None or future.done():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(value)
+def _release(batch: list[_Request], exc: BaseException | None) -> None:
+    for request in batch:
+        future = request.future
+        if future is None or future.done():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(request.owned)
+
+
+async def _send(
+    provider: Provider, message: OutgoingMessage, marked: Callable[[], Awaitable[bool]]
+) -> SendResult | None:
+    """Hand the message over only once it is marked ``sending`` (``marked`` answers whether this run
+    still owns it): providers with ``send_when`` (SMTP) start the conversation meanwhile."""
+    send_when = getattr(provider, "send_when", None)
+    if send_when is not None:
+        return await send_when(message, marked)
+    if not await marked():
+        return None
+    return await provider.send(message)
 
 
 def in_doubt_policy(provider: Provider) -> str:
