@@ -133,9 +133,9 @@ def kill_repeatedly(
         before = len(sink.messages)
         proc = _start(db_url, smtp_url, marker, env)
         run.workers += 1
-        # Kill it once the server got between 1 and ~2× its share of further messages, at a random
-        # point of the next message's conversation.
-        target = before + rng.randint(1, 2 * per_worker)
+        # Kill it once the server got between 1 and its share of further messages, at a random point
+        # of the next message's conversation (so all the kills happen before the queue runs dry).
+        target = before + rng.randint(1, per_worker)
         while len(sink.messages) < target and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.001)
         if proc.poll() is not None:  # it finished the queue before its kill

@@ -188,6 +188,41 @@ def test_a_webhook_whose_fate_is_unknown_is_resent_with_the_same_idempotency_key
         sink.close()
 
 
+def test_the_in_doubt_policy_is_a_provider_setting(
+    services, ticker, workspace, smtp_server, clock, db_url, tmp_path, admin
+):
+    """An SMTP relay that folds repeats of a Message-ID may be set to ``resend``: its message left in
+    doubt by a killed worker is sent again (same Message-ID) instead of waiting as ``unknown``."""
+    created = admin.post(
+        "/api/providers",
+        json={
+            "kind": "smtp",
+            "config": {"host": smtp_server.host, "port": smtp_server.port, "tls": "none", "in_doubt": "resend"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["in_doubt"] == "resend"
+    bad = admin.post("/api/providers", json={"kind": "smtp", "config": {"host": "x", "in_doubt": "maybe"}})
+    assert bad.status_code == 400 and bad.json()["problems"][0]["pointer"] == "/config/in_doubt"
+
+    make_template(services, workspace.id)
+    email_journey(services, workspace.id)
+    contact = add_contact(services.sessions, workspace.id, email="ana@example.com")
+    track(services, workspace.id, contact, "signup")
+    ticker.run_until_idle()
+    kill_at("dispatch-after-send", tmp_path, db_url, clock, {"WAYMARK_SMTP_URL": smtp_server.url})
+    assert len(smtp_server.wait_for(1)) == 1
+    assert outbox(services.engine)[0]["status"] == "sending"
+
+    dispatcher = Dispatcher(services)
+    clock.advance(seconds=16)  # one lease (15 s) without a heartbeat
+    assert dispatcher.run_once() == 1
+    assert dispatcher.last_report.requeued == 1 and dispatcher.last_report.became_unknown == 0
+    first, second = smtp_server.wait_for(2)
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+    assert [r["status"] for r in outbox(services.engine)] == ["sent"]
+
+
 def test_workers_killed_at_random_moments_leave_at_most_one_message_per_connection_in_doubt(
     services, workspace, smtp_server, db_url, tmp_path
 ):
