@@ -655,7 +655,13 @@ class Dispatcher:
     # -- the writer's transaction ------------------------------------------------------------------
 
     def _commit(
-        self, token: str, batch: list[_Request], heartbeat: bool, settle: list[_Job], report: DispatchReport
+        self,
+        token: str,
+        batch: list[_Request],
+        heartbeat: bool,
+        settle: list[_Job],
+        report: DispatchReport,
+        writer: _Writer | None = None,
     ) -> list[_Job]:
         """One transaction for everything the senders queued: renew this run's leases (heartbeat);
         note on each ``sending`` row the provider accepted that it did (``sent_at``, the provider's id:
@@ -670,6 +676,11 @@ class Dispatcher:
         others = [j for j in outcomes if j not in accepted]
         marks = [r.mark for r in batch if r.mark is not None]
         decided = [j for r in batch for j in r.decided]
+        if self.is_postgres and not (heartbeat or others or decided or settle) and writer is not None:
+            owned = self._commit_pg(writer.autocommit(), token, accepted, marks, now, until)
+            for request in batch:
+                request.owned = request.mark is not None and request.mark.id in owned
+            return accepted
         with self.engine.begin() as conn:
             fast = FastSQL(conn)
             if heartbeat:
@@ -711,6 +722,29 @@ class Dispatcher:
         for request in batch:
             request.owned = request.mark is not None and request.mark.id in owned
         return accepted
+
+    def _commit_pg(
+        self, conn: sa.Connection, token: str, accepted: list[_Job], marks: list[_Job], now: datetime, until: datetime
+    ) -> set[int]:
+        """PostgreSQL's common case — note accepted messages, mark the next ones — as one statement in
+        autocommit on the writer's own connection: one round trip and one log flush instead of a pool
+        check-out, BEGIN, two updates and COMMIT."""
+        rows = conn.exec_driver_sql(
+            _PG_GROUP,
+            {
+                "token": token,
+                "now": now,
+                "until": until,
+                "acc_ids": [j.id for j in accepted],
+                "acc_pmids": [j.result.provider_message_id if j.result else None for j in accepted],
+                "ids": [j.id for j in marks],
+                "channels": [j.channel for j in marks],
+                "tvs": [j.template_version_id for j in marks],
+                "pids": [j.public_id for j in marks],
+                "links": [_json(j.links) if j.links else None for j in marks],
+            },
+        ).all()
+        return {r[0] for r in rows}
 
     def _statuses(self, conn: sa.Connection, ids: list[int], token: str, accepted_only: bool = False) -> dict[int, str]:
         """Status of the rows this run still holds (locked on PostgreSQL)."""
@@ -871,6 +905,23 @@ _MARK = (
 )
 """The per-message statements, in plain SQL (backend/db/fastsql.py): they run once per group commit."""
 
+_PG_GROUP = """
+WITH accepted AS (
+    UPDATE outbox o SET status = 'sending', sent_at = %(now)s, provider_message_id = a.pmid
+    FROM unnest(%(acc_ids)s::bigint[], %(acc_pmids)s::text[]) AS a(id, pmid)
+    WHERE o.id = a.id AND o.claimed_by = %(token)s AND o.status IN ('sending', 'unknown')
+    RETURNING o.id
+), marked AS (
+    UPDATE outbox o SET status = 'sending', claimed_until = %(until)s, attempts = o.attempts + 1,
+        channel = m.channel, template_version_id = m.tv, public_id = m.pid, links = m.links
+    FROM unnest(%(ids)s::bigint[], %(channels)s::text[], %(tvs)s::bigint[], %(pids)s::text[], %(links)s::jsonb[])
+        AS m(id, channel, tv, pid, links)
+    WHERE o.id = m.id AND o.claimed_by = %(token)s AND o.status = 'pending'
+    RETURNING o.id
+)
+SELECT id FROM marked
+"""
+
 SETTLE_BATCH = 500
 SETTLE_SECONDS = 0.25
 """Accepted messages are settled (``sent`` + ``email_sent``) in batches of up to this many, or this
@@ -912,6 +963,7 @@ class _Writer:
         self.unsettled: list[_Job] = []
         self.settle_by = float("inf")
         self.scheduled = False
+        self._autocommit: sa.Connection | None = None
         self.lock = threading.Lock()
         """Serialises commits of the loop (inline) and the heartbeat thread."""
         self.cond = threading.Condition()
@@ -971,6 +1023,12 @@ class _Writer:
                 self.loop.time() + max(0.0, self.settle_by - time.monotonic()), self._settle_due, self.settle_by
             )
 
+    def autocommit(self) -> sa.Connection:
+        """The writer's own connection in autocommit (PostgreSQL's one-statement group commits)."""
+        if self._autocommit is None:
+            self._autocommit = self.dispatcher.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit
+
     def _settle_due(self, due: float) -> None:
         if self.unsettled and self.settle_by == due and not self.scheduled:
             self._flush()
@@ -985,7 +1043,7 @@ class _Writer:
             return
         try:
             with self.lock:
-                accepted = self.dispatcher._commit(self.token, batch, beat, settle, self.report)
+                accepted = self.dispatcher._commit(self.token, batch, beat, settle, self.report, self)
         except BaseException as exc:  # the senders see it; the run fails like any database error
             log.exception("recording delivery progress failed")
             with self.cond:
@@ -997,6 +1055,13 @@ class _Writer:
             self.unsettled.extend(accepted)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self._autocommit is not None:
+                self._autocommit.close()
+
+    def _loop(self) -> None:
         """The thread: heartbeats, and in thread mode the group commits."""
         next_beat = time.monotonic() + self.interval
         while True:
@@ -1036,6 +1101,10 @@ class _Writer:
                 with self.cond:
                     if not self.queue and not self.unsettled:
                         return
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
 
 
 def _release(batch: list[_Request], exc: BaseException | None) -> None:
