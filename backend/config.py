@@ -31,6 +31,9 @@ class Settings(msgspec.Struct, kw_only=True):
     allow_private_smtp: bool = False
     """Let workspaces' SMTP providers reach private, loopback and link-local addresses (a relay on your
     own network). ``WAYMARK_SMTP_URL`` and the dev inbox are always allowed: the operator set them."""
+    outbox_lease_seconds: Annotated[float, msgspec.Meta(ge=0.5, le=3600)] = 15.0
+    """How long a dispatcher's claim on outbox rows lasts unless its heartbeat (every third of it)
+    renews it: a dead worker's rows are taken over after at most this long (docs/operators.md)."""
     track_opens: bool = True
     """Add the open pixel to emails (``WAYMARK_TRACK_OPENS=0`` turns it off)."""
     track_clicks: bool = True

@@ -77,6 +77,10 @@ class Provider:
     idempotent: ClassVar[bool] = False
     """True when the provider de-duplicates on our idempotency key, so a message whose fate is unknown
     after a crash may be resent automatically (it cannot arrive twice)."""
+    in_doubt: str | None = None
+    """The provider row's policy for a message left ``sending`` by a worker that stopped: ``hold``
+    (``unknown``, for an operator) or ``resend``; ``None``: ``resend`` when :attr:`idempotent`, else
+    ``hold`` (backend/runtime/outbox.py ``in_doubt_policy``)."""
     concurrency: int = 1
     rate_key: str | None = None
     """Set by the registry for a provider row: the key its send budget is shared under across

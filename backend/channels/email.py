@@ -25,6 +25,7 @@ import functools
 import re
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import Header
@@ -309,6 +310,17 @@ class SmtpProvider(Provider):
             client.close()
 
     async def send(self, message: OutgoingMessage) -> SendResult:
+        result = await self.send_when(message, None)
+        assert result is not None
+        return result
+
+    async def send_when(
+        self, message: OutgoingMessage, ready: Callable[[], Awaitable[bool]] | None
+    ) -> SendResult | None:
+        """``send``, awaiting ``ready()`` just before ``DATA`` — the moment the message is handed over —
+        so the dispatcher's commit of "this one is being sent" overlaps ``MAIL FROM`` / ``RCPT TO``.
+        ``ready()`` answering ``False`` (another worker took the message over) aborts with ``RSET``
+        and returns ``None``: nothing was handed over."""
         to = str(message.to or "")
         if "@" not in to:
             return SendResult.failed(f"not an email address: {to!r}")
@@ -338,6 +350,10 @@ class SmtpProvider(Provider):
                     if not reused:
                         raise
             await client.rcpt(to, encoding=encoding)
+            if ready is not None and not await ready():
+                await client.rset()
+                self._release(client)
+                return None
             await client.data(data)
         except asyncio.CancelledError:
             if client is not None:

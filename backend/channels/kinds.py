@@ -25,6 +25,8 @@ from backend.channels.wechat import WechatConfig, WechatProvider
 
 SECRET_PLACEHOLDER = "••••••••"
 
+InDoubt = Literal["hold", "resend"]
+
 
 class SmtpSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     host: Annotated[str, msgspec.Meta(min_length=1, max_length=255, title="Host")] = ""
@@ -78,6 +80,19 @@ class Kind:
     """``(validated settings, channel, process settings) -> Provider``"""
     default_rate_per_second: float | None = None
     required_secrets: tuple[str, ...] = ()
+    in_doubt: InDoubt = "hold"
+    """The default policy for a message in doubt after a crash: ``resend`` only for kinds whose
+    receiver de-duplicates on the idempotency key Waymark sends."""
+    validated: type = msgspec.Struct
+    """``settings`` plus the ``in_doubt`` setting every kind has (made in ``__post_init__``)."""
+
+    def __post_init__(self) -> None:
+        self.validated = msgspec.defstruct(
+            self.settings.__name__,
+            [("in_doubt", InDoubt | None, msgspec.field(default=None))],
+            bases=(self.settings,),
+            kw_only=True,
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -89,6 +104,16 @@ class Kind:
             name = schema["$ref"].rsplit("/", 1)[-1]
             schema = components.get(name, schema)
         schema = dict(schema)
+        schema["properties"] = {
+            **schema.get("properties", {}),
+            "in_doubt": {
+                "enum": ["hold", "resend"],
+                "default": self.in_doubt,
+                "description": "A message in doubt after a worker stopped mid-delivery: hold it as "
+                "'unknown' for an operator, or resend it with the same idempotency key (only for "
+                "receivers that drop repeats of a key).",
+            },
+        }
         for name in self.secrets:
             props = schema.get("properties", {})
             if name in props:
@@ -136,6 +161,7 @@ KINDS: dict[str, Kind] = {
         "POSTs each SMS as JSON to your gateway.",
         SmsWebhookConfig,
         lambda cfg, channel, settings: SmsWebhookProvider(cfg, allow_private=_allow_private(settings)),
+        in_doubt="resend",
     ),
     "wechat": Kind(
         "wechat",
@@ -165,6 +191,7 @@ KINDS: dict[str, Kind] = {
         lambda cfg, channel, settings: WebhookProvider(
             allow_private=_allow_private(settings), timeout=cfg.timeout, concurrency=cfg.concurrency
         ),
+        in_doubt="resend",
     ),
     "null": Kind(
         "null",
@@ -173,6 +200,7 @@ KINDS: dict[str, Kind] = {
         "Accepts every message and delivers nothing.",
         NullSettings,
         lambda cfg, channel, settings: NullProvider(channel),
+        in_doubt="resend",
     ),
 }
 
@@ -192,7 +220,7 @@ def validate(kind: str, config: Any) -> Any:
     if not isinstance(config, dict):
         raise ConfigProblem("/config", "expected an object")
     try:
-        cfg = msgspec.convert(config, info.settings)
+        cfg = msgspec.convert(config, info.validated)
     except msgspec.ValidationError as exc:
         message = str(exc).split(" - at ")[0]
         pointer = _pointer(exc)

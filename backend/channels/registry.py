@@ -102,6 +102,8 @@ class ProviderSet:
                         instance = factory(channel, row[2], self.settings)
                     else:
                         instance = kinds.build(row[1], channel, row[2], self.settings)
+                    if (row[2] or {}).get("in_doubt") in ("hold", "resend"):
+                        instance.in_doubt = row[2]["in_doubt"]
                     rate = kinds.effective_rate(row[1], row[3])
                     if rate:
                         instance.rate_key = f"provider:{row[0]}"

@@ -442,6 +442,10 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_until: Mapped[datetime | None]
+    """Lease of a ``sending`` row (a claimed ``pending`` row's lease is its ``next_attempt_at``)."""
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(32))
+    """The dispatcher run holding the row: its heartbeat renews the leases of its rows, and it records
+    only rows still carrying its token (another run may have taken them over)."""
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     provider_message_id: Mapped[str | None] = mapped_column(sa.String(255))
     public_id: Mapped[str | None] = mapped_column(sa.String(40))
@@ -472,6 +476,7 @@ class OutboxMessage(Base):
             sqlite_where=sa.text("status = 'sending'"),
             postgresql_where=sa.text("status = 'sending'"),
         ),
+        sa.Index("ix_outbox_claimed_by", "claimed_by"),
         sa.Index("ix_outbox_public_id", "public_id", unique=True),
         sa.Index("ix_outbox_provider_message_id", "workspace_id", "provider_message_id"),
     )

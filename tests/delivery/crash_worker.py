@@ -5,7 +5,11 @@
 MODE is ``tick`` (stop inside the tick's transaction, right after claiming enrollments),
 ``dispatch-after-claim`` (after the outbox claim committed, before rendering) or
 ``dispatch-after-send`` (after the provider accepted a message, before the outcome is recorded).
-At that point it writes ``PATH`` and sleeps; the test then kills it with SIGKILL. Settings come from
+At that point it writes ``PATH`` and sleeps; the test then kills it with SIGKILL.
+
+MODE ``deliver`` is a plain dispatcher on the wall clock (``--now`` is ignored): it writes ``PATH``
+when it starts, delivers until no message is waiting or claimed any more, then exits 0 — unless the
+repeated-kill test (tests/delivery/kill_harness.py) kills it at a random moment first. Settings come from
 the environment (``WAYMARK_DATABASE_URL``, ``WAYMARK_SMTP_URL``, …) like any Waymark process.
 """
 
@@ -30,11 +34,13 @@ from backend.services import Services
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["tick", "dispatch-after-claim", "dispatch-after-send"])
+    parser.add_argument("mode", choices=["tick", "dispatch-after-claim", "dispatch-after-send", "deliver"])
     parser.add_argument("--marker", required=True)
     parser.add_argument("--now", required=True)
     args = parser.parse_args()
     marker = Path(args.marker)
+    if args.mode == "deliver":
+        return deliver(Services.create(load_settings()), marker)
     services = Services.create(load_settings(), clock=MovableClock(datetime.fromisoformat(args.now)))
 
     def stop_here(what: str, detail: object) -> None:
@@ -54,6 +60,21 @@ def main() -> int:
             dispatcher.after_send = lambda job, result: stop_here("provider answered", [job.id, result.outcome])
         dispatcher.run_once()
     return 3  # the hook never ran: the test fails waiting for the marker
+
+
+def deliver(services: Services, marker: Path) -> int:
+    import sqlalchemy as sa
+
+    dispatcher = Dispatcher(services)
+    marker.write_text(json.dumps({"pid": os.getpid(), "at": "started"}))
+    while True:
+        if dispatcher.run_once(limit=int(os.environ.get("CRASH_CLAIM", "200"))):
+            continue
+        with services.engine.connect() as conn:
+            left = conn.execute(sa.text("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')")).scalar()
+        if not left:
+            return 0
+        time.sleep(0.05)  # rows a killed worker claimed: due again when their lease lapses
 
 
 if __name__ == "__main__":

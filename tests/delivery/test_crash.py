@@ -186,3 +186,61 @@ def test_a_webhook_whose_fate_is_unknown_is_resent_with_the_same_idempotency_key
         assert len(sink.requests) == 2
     finally:
         sink.close()
+
+
+def test_the_in_doubt_policy_is_a_provider_setting(
+    services, ticker, workspace, smtp_server, clock, db_url, tmp_path, admin
+):
+    """An SMTP relay that folds repeats of a Message-ID may be set to ``resend``: its message left in
+    doubt by a killed worker is sent again (same Message-ID) instead of waiting as ``unknown``."""
+    created = admin.post(
+        "/api/providers",
+        json={
+            "kind": "smtp",
+            "config": {"host": smtp_server.host, "port": smtp_server.port, "tls": "none", "in_doubt": "resend"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["config"]["in_doubt"] == "resend"
+    bad = admin.post("/api/providers", json={"kind": "smtp", "config": {"host": "x", "in_doubt": "maybe"}})
+    assert bad.status_code == 400 and bad.json()["problems"][0]["pointer"] == "/config/in_doubt"
+
+    make_template(services, workspace.id)
+    email_journey(services, workspace.id)
+    contact = add_contact(services.sessions, workspace.id, email="ana@example.com")
+    track(services, workspace.id, contact, "signup")
+    ticker.run_until_idle()
+    kill_at("dispatch-after-send", tmp_path, db_url, clock, {"WAYMARK_SMTP_URL": smtp_server.url})
+    assert len(smtp_server.wait_for(1)) == 1
+    assert outbox(services.engine)[0]["status"] == "sending"
+
+    dispatcher = Dispatcher(services)
+    clock.advance(seconds=16)  # one lease (15 s) without a heartbeat
+    assert dispatcher.run_once() == 1
+    assert dispatcher.last_report.requeued == 1 and dispatcher.last_report.became_unknown == 0
+    first, second = smtp_server.wait_for(2)
+    assert first.message["Message-ID"] == second.message["Message-ID"]
+    assert [r["status"] for r in outbox(services.engine)] == ["sent"]
+
+
+def test_workers_killed_at_random_moments_leave_at_most_one_message_per_connection_in_doubt(
+    services, workspace, smtp_server, db_url, tmp_path
+):
+    """1,000 emails, 4 SMTP connections, 10 workers SIGKILLed at random moments while delivering: the
+    SMTP server never gets a message twice, every message is either sent (and arrived once) or
+    ``unknown`` (arrived once or not at all), and at most one per connection per kill is ``unknown``."""
+    from datetime import UTC, datetime
+
+    from tests.delivery.kill_harness import kill_repeatedly, seed, verify
+
+    make_template(services, workspace.id)
+    seed(services.engine, workspace.id, 1000, datetime.now(UTC))
+    run = kill_repeatedly(db_url, smtp_server, messages=1000, kills=10, connections=4, var_dir=tmp_path, seed_value=9)
+    figures = verify(services.engine, smtp_server, workspace.id)
+    print(f"{run.kills} kills, {run.workers} workers, {run.seconds:.1f} s: {figures}")
+    assert run.kills == 10
+    assert figures["duplicates"] == 0
+    assert figures["sent"] + figures.get("unknown", 0) == figures["messages"] == 1000, figures
+    assert figures["sent_received_once"] == figures["sent"], figures
+    assert figures.get("unknown", 0) <= 4 * run.kills, figures
+    assert figures.get("unknown_dup", 0) == 0
