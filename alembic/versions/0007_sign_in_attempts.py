@@ -1,7 +1,7 @@
 """sign-in attempts: the sign-in throttle by client and by account, shared by every API process
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa

@@ -1,15 +1,15 @@
 """outbox claims: the worker run that holds a row (``claimed_by``), so short leases can be renewed by a
 heartbeat and a worker never records over another's takeover
 
-Revision ID: 0010
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
 
 from alembic import op
 
-revision = "0010"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
