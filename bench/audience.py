@@ -107,11 +107,14 @@ def _contact_rows(n: int, now: datetime, rng: random.Random) -> Iterator[tuple]:
         yield f"u{i}", f"c{i}@example.com", _json(attributes).decode(), _json(tags).decode()
 
 
-def _event_rows(n: int, now: datetime, rng: random.Random) -> Iterator[tuple]:
-    """5 events per contact on average; activity is skewed (low ids do more), as in real bases."""
-    for _ in range(5 * n):
+def _event_rows(
+    n: int, now: datetime, rng: random.Random, per_contact: int = 5, mix: list[str] = EVENT_MIX
+) -> Iterator[tuple]:
+    """``per_contact`` events per contact on average, names drawn from ``mix``; activity is skewed (low
+    ids do more), as in real bases."""
+    for _ in range(per_contact * n):
         cid = int(n * rng.random() ** 2)
-        name = rng.choice(EVENT_MIX)
+        name = rng.choice(mix)
         if name == "purchase":
             props = {"amount": rng.randint(5, 500)}
         elif name == "rental":
@@ -137,8 +140,18 @@ def _subscription_rows(n: int, now: datetime, rng: random.Random) -> Iterator[tu
         yield cid, name, status, start, start + days * DAY, f"P{days}D", renew, before
 
 
-def load(services: Services, workspace_id: int, n: int, now: datetime) -> dict[str, float]:
-    """Bulk inserts: COPY on PostgreSQL, executemany on SQLite, in chunks (memory stays flat)."""
+def load(
+    services: Services,
+    workspace_id: int,
+    n: int,
+    now: datetime,
+    *,
+    per_contact: int = 5,
+    mix: list[str] = EVENT_MIX,
+    packages: bool = True,
+) -> dict[str, float]:
+    """Bulk inserts: COPY on PostgreSQL, executemany on SQLite, in chunks (memory stays flat). Other
+    benchmarks (bench/scores.py) choose how many events per contact, their names, and no packages."""
     rng = random.Random(8)
     timings: dict[str, float] = {}
     engine = services.engine
@@ -154,17 +167,18 @@ def load(services: Services, workspace_id: int, n: int, now: datetime) -> dict[s
         started = time.perf_counter()
         for index in indexes:
             index.drop(conn)
-        _insert_events(fast, workspace_id, n, first_id, now, rng)
+        _insert_events(fast, workspace_id, first_id, _event_rows(n, now, rng, per_contact, mix))
         timings["events"] = time.perf_counter() - started
         started = time.perf_counter()
         for index in indexes:
             index.create(conn)
         timings["event indexes"] = time.perf_counter() - started
-    with engine.begin() as conn:
-        fast = FastSQL(conn)
-        started = time.perf_counter()
-        _insert_subscriptions(fast, workspace_id, n, first_id, now, rng)
-        timings["subscriptions"] = time.perf_counter() - started
+    if packages:
+        with engine.begin() as conn:
+            fast = FastSQL(conn)
+            started = time.perf_counter()
+            _insert_subscriptions(fast, workspace_id, n, first_id, now, rng)
+            timings["subscriptions"] = time.perf_counter() - started
     with engine.connect() as conn:
         if fast.postgres:
             conn.exec_driver_sql("ANALYZE")
@@ -215,12 +229,12 @@ def _insert_contacts(fast: FastSQL, ws: int, n: int, now: datetime, rng: random.
     return fast.all("SELECT min(id) FROM contacts WHERE workspace_id = ?", (ws,))[0][0]
 
 
-def _insert_events(fast: FastSQL, ws: int, n: int, first_id: int, now: datetime, rng: random.Random) -> None:
+def _insert_events(fast: FastSQL, ws: int, first_id: int, rows: Iterator[tuple]) -> None:
     columns = ["workspace_id", "contact_id", "name", "properties", "occurred_at", "received_at", "source"]
     if fast.postgres:
 
         def lines() -> Iterator[str]:
-            for part in _chunked(_event_rows(n, now, rng), 20_000):
+            for part in _chunked(rows, 20_000):
                 yield "".join(
                     f"{ws}\t{first_id + cid}\t{name}\t{copy_field(props)}\t{_ts(at)}\t{_ts(at)}\tapi\n"
                     for cid, name, props, at in part
@@ -229,7 +243,7 @@ def _insert_events(fast: FastSQL, ws: int, n: int, first_id: int, now: datetime,
         fast.copy_text("events", columns, lines())
         return
     dt = fast.dt
-    for part in _chunked(_event_rows(n, now, rng)):
+    for part in _chunked(rows):
         fast.many(
             "INSERT INTO events (workspace_id, contact_id, name, properties, occurred_at, received_at, source)"
             " VALUES (?, ?, ?, ?, ?, ?, 'api')",
@@ -591,24 +605,28 @@ def backfills(services: Services, ws: int) -> list[tuple]:
     return segment_rows
 
 
-def event_batches(n: int, first_id: int, batches: int, size: int, now: datetime) -> list[list[event_path.NewEvent]]:
+def event_batches(
+    n: int, first_id: int, batches: int, size: int, now: datetime, mix: list[str] = EVENT_MIX
+) -> list[list[event_path.NewEvent]]:
     rng = random.Random(11)
     out = []
     for _ in range(batches):
         batch = []
         for _ in range(size):
-            name = rng.choice(EVENT_MIX)
+            name = rng.choice(mix)
             props = {"amount": rng.randint(5, 500)} if name == "purchase" else {}
             batch.append(event_path.NewEvent(first_id + int(n * rng.random() ** 2), name, props, occurred_at=now))
         out.append(batch)
     return out
 
 
-def ingest(services: Services, ws: int, n: int, first_id: int, batches: int, size: int) -> tuple[float, float]:
+def ingest(
+    services: Services, ws: int, n: int, first_id: int, batches: int, size: int, mix: list[str] = EVENT_MIX
+) -> tuple[float, float]:
     """Events per second through the one event path, a transaction per batch, as the API commits them:
     per second of wall time, and per CPU-second of this process (on SQLite that is all the work, and it
     does not depend on what else the machine is doing)."""
-    work = event_batches(n, first_id, batches + 1, size, services.clock.now())
+    work = event_batches(n, first_id, batches + 1, size, services.clock.now(), mix)
     with services.engine.begin() as conn:  # warm-up (caches, compiled definitions), not timed
         event_path.record(conn, services, ws, work.pop(), services.clock.now(), "api")
     if services.engine.dialect.name == "sqlite":
