@@ -7,7 +7,6 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { catalog, computedProperties } from '../api/endpoints';
 import { AGGREGATES, NEEDS_PROPERTY, type Aggregate, type ComputedDefinition, type ComputedProperty, type Vocabulary } from '../api/types';
 import { useIsViewer } from '../auth/session';
-import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
 import { ErrorNotice, Loading } from '../components/States';
 import { toast } from '../components/toast';
@@ -18,7 +17,7 @@ import { Field } from '../schema-form/fields';
 import { ruleSchemaOf } from '../schema-form/RuleEditor';
 import type { JsonSchema } from '../schema-form/schema';
 import { readWindow, WINDOW_UNITS, writeWindow, type WindowUnit } from './computed';
-import { BuildState, reason, splitProblems, usePolling } from './shared';
+import { BuildState, ConfirmDeleteDialog, IdentityCard, splitProblems, usePolling } from './shared';
 import './audiences.css';
 
 const FIELDS = ['name', 'key', 'description', 'definition'] as const;
@@ -153,56 +152,15 @@ function ComputedEditor({ prop, ruleSchema, vocabulary, onSaved }: { prop: Compu
         )}
         <div className="segment-layout">
           <fieldset className="plain-fieldset segment-main" disabled={readOnly}>
-            <section className="card section">
-              <div className="field">
-                <label className="field-label" htmlFor={ids.name}>
-                  {t('computed.name')}
-                  <span className="required" aria-hidden="true">
-                    {' '}
-                    *
-                  </span>
-                </label>
-                <input id={ids.name} className="input" required maxLength={200} value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} data-testid="computed-name" />
-                {fieldErrors('name')}
-              </div>
-              <div className="field">
-                <label className="field-label" htmlFor={ids.key}>
-                  {t('computed.key')}
-                </label>
-                {prop ? (
-                  <code id={ids.key} className="key-readonly" data-testid="computed-key">
-                    {prop.key}
-                  </code>
-                ) : (
-                  <input
-                    id={ids.key}
-                    className="input mono"
-                    maxLength={100}
-                    value={draft.key}
-                    placeholder={t('computed.keyPlaceholder')}
-                    aria-invalid={keyInvalid}
-                    onChange={(e) => setDraft({ ...draft, key: e.target.value })}
-                    data-testid="computed-key"
-                  />
-                )}
-                <p className={keyInvalid ? 'field-error' : 'field-hint'}>{prop ? t('computed.keyFixed') : t('computed.keyHint')}</p>
-                {fieldErrors('key')}
-              </div>
-              <div className="field">
-                <label className="field-label" htmlFor={ids.description}>
-                  {t('computed.description')}
-                </label>
-                <textarea
-                  id={ids.description}
-                  className="input textarea"
-                  rows={2}
-                  maxLength={2000}
-                  value={draft.description}
-                  onChange={(e) => setDraft({ ...draft, description: e.target.value })}
-                  data-testid="computed-description"
-                />
-              </div>
-            </section>
+            <IdentityCard
+              kind="computed"
+              draft={draft}
+              onChange={(next) => setDraft({ ...draft, ...next })}
+              savedKey={prop ? prop.key : null}
+              keyInvalid={keyInvalid}
+              fieldErrors={(path) => fieldErrors(path)}
+              ids={ids}
+            />
             <section className="card section" aria-labelledby="computed-definition-title">
               <h2 id="computed-definition-title">{t('computed.definition')}</h2>
               <div className="form-grid">
@@ -387,42 +345,14 @@ function ComputedEditor({ prop, ruleSchema, vocabulary, onSaved }: { prop: Compu
 
 function DeleteComputedDialog({ prop, onClose, onDeleted }: { prop: ComputedProperty; onClose(): void; onDeleted(): void }) {
   const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await computedProperties.remove(prop.id);
-      onDeleted();
-    } catch (err) {
-      setError(reason(err));
-      setBusy(false);
-    }
-  };
   return (
-    <Dialog
+    <ConfirmDeleteDialog
       title={t('computed.deleteTitle', { name: prop.name })}
+      body={t('computed.deleteBody')}
+      testId="computed-delete"
+      remove={() => computedProperties.remove(prop.id)}
       onClose={onClose}
-      onSubmit={remove}
-      testId="computed-delete-dialog"
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" className="button primary danger-fill" disabled={busy} data-testid="computed-delete-confirm">
-            {t('common.delete')}
-          </button>
-        </>
-      }
-    >
-      <p>{t('computed.deleteBody')}</p>
-      {error && (
-        <p className="form-error" role="alert" data-testid="computed-delete-error">
-          {error}
-        </p>
-      )}
-    </Dialog>
+      onDeleted={onDeleted}
+    />
   );
 }

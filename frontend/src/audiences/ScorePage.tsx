@@ -10,7 +10,6 @@ import { SCORE_CHANNELS, type Score, type ScoreChannel, type ScoreDefinition, ty
 import { useIsViewer } from '../auth/session';
 import { Chart } from '../charts/Chart';
 import { Histogram } from '../charts/Histogram';
-import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
 import { ErrorNotice, Loading } from '../components/States';
 import { toast } from '../components/toast';
@@ -23,7 +22,7 @@ import { ruleSchemaOf } from '../schema-form/RuleEditor';
 import type { JsonSchema } from '../schema-form/schema';
 import { readWindow, WINDOW_UNITS, writeWindow, type WindowUnit } from './computed';
 import { BAND_GROUPS, cleanDefinition, fillDefinition, groupTrend, LEVELS, localProblems, newDefinition } from './scores';
-import { BuildState, reason, splitProblems, usePolling } from './shared';
+import { BuildState, ConfirmDeleteDialog, IdentityCard, splitProblems, usePolling } from './shared';
 import './audiences.css';
 
 const FIELDS = ['name', 'key', 'description', 'definition'] as const;
@@ -202,56 +201,15 @@ function ScoreEditor({ score, total, ruleSchema, vocabulary, onSaved }: EditorPr
         )}
         <div className="segment-layout">
           <fieldset className="plain-fieldset segment-main" disabled={readOnly}>
-            <section className="card section">
-              <div className="field">
-                <label className="field-label" htmlFor={ids.name}>
-                  {t('score.name')}
-                  <span className="required" aria-hidden="true">
-                    {' '}
-                    *
-                  </span>
-                </label>
-                <input id={ids.name} className="input" required maxLength={200} value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} data-testid="score-name" />
-                {fieldErrors('name')}
-              </div>
-              <div className="field">
-                <label className="field-label" htmlFor={ids.key}>
-                  {t('score.key')}
-                </label>
-                {score ? (
-                  <code id={ids.key} className="key-readonly" data-testid="score-key">
-                    {score.key}
-                  </code>
-                ) : (
-                  <input
-                    id={ids.key}
-                    className="input mono"
-                    maxLength={100}
-                    value={draft.key}
-                    placeholder={t('computed.keyPlaceholder')}
-                    aria-invalid={keyInvalid}
-                    onChange={(e) => setDraft({ ...draft, key: e.target.value })}
-                    data-testid="score-key"
-                  />
-                )}
-                <p className={keyInvalid ? 'field-error' : 'field-hint'}>{score ? t('computed.keyFixed') : t('computed.keyHint')}</p>
-                {fieldErrors('key')}
-              </div>
-              <div className="field">
-                <label className="field-label" htmlFor={ids.description}>
-                  {t('score.description')}
-                </label>
-                <textarea
-                  id={ids.description}
-                  className="input textarea"
-                  rows={2}
-                  maxLength={2000}
-                  value={draft.description}
-                  onChange={(e) => setDraft({ ...draft, description: e.target.value })}
-                  data-testid="score-description"
-                />
-              </div>
-            </section>
+            <IdentityCard
+              kind="score"
+              draft={draft}
+              onChange={(next) => setDraft({ ...draft, ...next })}
+              savedKey={score ? score.key : null}
+              keyInvalid={keyInvalid}
+              fieldErrors={(path) => fieldErrors(path)}
+              ids={ids}
+            />
 
             <section className="card section" aria-labelledby="score-weights-title" data-testid="score-weights">
               <h2 id="score-weights-title">{t('score.weights')}</h2>
@@ -628,42 +586,14 @@ function Distribution({ score, total }: { score: Score; total: number | null }) 
 
 function DeleteScoreDialog({ score, onClose, onDeleted }: { score: Score; onClose(): void; onDeleted(): void }) {
   const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await scores.remove(score.id);
-      onDeleted();
-    } catch (err) {
-      setError(reason(err));
-      setBusy(false);
-    }
-  };
   return (
-    <Dialog
+    <ConfirmDeleteDialog
       title={t('score.deleteTitle', { name: score.name })}
+      body={t('score.deleteBody')}
+      testId="score-delete"
+      remove={() => scores.remove(score.id)}
       onClose={onClose}
-      onSubmit={remove}
-      testId="score-delete-dialog"
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" className="button primary danger-fill" disabled={busy} data-testid="score-delete-confirm">
-            {t('common.delete')}
-          </button>
-        </>
-      }
-    >
-      <p>{t('score.deleteBody')}</p>
-      {error && (
-        <p className="form-error" role="alert" data-testid="score-delete-error">
-          {error}
-        </p>
-      )}
-    </Dialog>
+      onDeleted={onDeleted}
+    />
   );
 }

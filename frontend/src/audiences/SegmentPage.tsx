@@ -6,7 +6,6 @@ import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { catalog, exportUrl, segments } from '../api/endpoints';
 import type { BlockType, Segment, SegmentPreview, Vocabulary } from '../api/types';
 import { useIsViewer } from '../auth/session';
-import { Dialog } from '../components/Dialog';
 import { Icon } from '../components/Icon';
 import { LoadMore } from '../components/PagedTable';
 import { StatusBadge } from '../components/StatusBadge';
@@ -19,7 +18,7 @@ import { useFormat } from '../i18n/format';
 import { problemText } from '../editor/problemText';
 import { RULE_BLOCK, RuleEditor, ruleSchemaOf } from '../schema-form/RuleEditor';
 import type { JsonSchema } from '../schema-form/schema';
-import { BuildState, reason, splitProblems, usePolling } from './shared';
+import { BuildState, ConfirmDeleteDialog, splitProblems, usePolling } from './shared';
 import './audiences.css';
 
 // ECharts loads with the chart, not with this page.
@@ -434,43 +433,15 @@ function Members({ segment }: { segment: Segment }) {
 
 function DeleteDialog({ segment, onClose, onDeleted, onRefresh }: { segment: Segment; onClose(): void; onDeleted(): void; onRefresh(): void }) {
   const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const remove = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await segments.remove(segment.id);
-      onDeleted();
-    } catch (err) {
-      setError(reason(err));
-      setBusy(false);
-      onRefresh();
-    }
-  };
   return (
-    <Dialog
+    <ConfirmDeleteDialog
       title={t('segment.deleteTitle', { name: segment.name })}
+      body={t('segment.deleteBody')}
+      testId="segment-delete"
+      remove={() => segments.remove(segment.id)}
       onClose={onClose}
-      onSubmit={remove}
-      testId="segment-delete-dialog"
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose}>
-            {t('common.cancel')}
-          </button>
-          <button type="submit" className="button primary danger-fill" disabled={busy} data-testid="segment-delete-confirm">
-            {t('common.delete')}
-          </button>
-        </>
-      }
-    >
-      <p>{t('segment.deleteBody')}</p>
-      {error && (
-        <p className="form-error" role="alert" data-testid="segment-delete-error">
-          {error}
-        </p>
-      )}
-    </Dialog>
+      onDeleted={onDeleted}
+      onRefused={onRefresh}
+    />
   );
 }
