@@ -123,7 +123,11 @@ def create_app(services: Services, *, on_startup: list | None = None, on_shutdow
         openapi_config=OpenAPIConfig(
             title="Waymark API",
             version="1",
-            description="Segment-compatible ingestion (/v1) and the admin API (/api). See docs/api.md.",
+            description=(
+                "Segment-compatible ingestion (/v1) and the admin API (/api). See docs/api.md. No text, "
+                "object key or query parameter may contain the NUL character (U+0000): it is refused with a "
+                "400 naming the field."
+            ),
             path="/schema",
             render_plugins=[LocalSwaggerPlugin(path=["/", "/swagger"])],
             components=Components(

@@ -25,6 +25,7 @@ STATEFUL_EXAMPLES = 40
 
 STATE_CHECKED = {
     "GET /api/contacts": "segment= names a saved segment",
+    "GET /api/contacts/export.csv": "segment= names a saved segment",
     "POST /api/broadcasts": "the segment and template must exist",
     "POST /api/segments": "a rule may name other segments, computed properties and scores",
     "POST /api/segments/preview": "a rule may name other segments, computed properties and scores",
@@ -50,11 +51,13 @@ STATE_CHECKED = {
 
 def _state_checked(label: str, response) -> bool:
     """A refusal the schema cannot express: an operation in ``STATE_CHECKED``, or a date-time that RFC
-    3339 allows and Python cannot hold (a leap second, year 1 with an offset before UTC)."""
+    3339 allows and Python cannot hold (a leap second, year 1 with an offset before UTC), or text with
+    a NUL character, which no field takes (PostgreSQL cannot store it; the document says so once, in its
+    description, rather than on every string and every free-form object's keys)."""
     problems = response.json().get("problems") or []
     if label in STATE_CHECKED:
         return True
-    return bool(problems) and all("RFC3339" in p["message"] for p in problems)
+    return bool(problems) and all("RFC3339" in p["message"] or "NUL character" in p["message"] for p in problems)
 
 
 def _schema(app) -> schemathesis.BaseSchema:
