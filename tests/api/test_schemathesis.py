@@ -26,6 +26,9 @@ STATEFUL_EXAMPLES = 40
 STATE_CHECKED = {
     "GET /api/contacts": "segment= names a saved segment",
     "GET /api/contacts/export.csv": "segment= names a saved segment",
+    "POST /api/imports": "the file must be a CSV with a header row",
+    "POST /api/imports/{import_id}/preview": "the mapping must name the file's columns, each target once",
+    "POST /api/imports/{import_id}/start": "the mapping must name the file's columns, each target once",
     "POST /api/broadcasts": "the segment and template must exist",
     "POST /api/segments": "a rule may name other segments, computed properties and scores",
     "POST /api/segments/preview": "a rule may name other segments, computed properties and scores",
