@@ -516,7 +516,9 @@ class EventController(Controller):
         services: ServicesDep,
         principal: PrincipalDep,
         name: Annotated[str | None, QueryParameter(max_length=200, description="only events with this name")] = None,
-        contact_id: Annotated[int | None, QueryParameter(description="only this contact's events")] = None,
+        contact_id: Annotated[
+            int | None, QueryParameter(description="only this contact's events", ge=1, le=2**63 - 1)
+        ] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Page[EventOut]:

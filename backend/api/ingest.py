@@ -397,6 +397,9 @@ def _documented(body_type: Any, *, single: bool) -> type[Operation]:
     schema = _inline(raw)
     for message in schema["properties"]["batch"]["items"]["anyOf"] if not single else [schema]:
         require_one_of(message, ("userId", "anonymousId"))
+        if message["properties"]["type"].get("enum") == ["alias"]:  # both ids, and neither empty
+            for name in ("userId", "previousId"):
+                message["properties"][name] = {"allOf": [message["properties"][name], {"not": {"const": ""}}]}
     if single and "type" in schema.get("required", []):
         schema["required"] = [name for name in schema["required"] if name != "type"]
 

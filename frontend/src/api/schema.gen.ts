@@ -8599,14 +8599,14 @@ export interface operations {
                     messageId?: string | null;
                     /** @default null */
                     originalTimestamp?: string | null;
-                    previousId: string | number;
+                    previousId: (string | number) & unknown;
                     /** @default null */
                     sentAt?: string | null;
                     /** @default null */
                     timestamp?: string | null;
                     /** @enum {unknown} */
                     type?: "alias";
-                    userId: string | number;
+                    userId: (string | number) & unknown;
                 } | {
                     userId: unknown;
                 } | {
@@ -8807,14 +8807,14 @@ export interface operations {
                         messageId?: string | null;
                         /** @default null */
                         originalTimestamp?: string | null;
-                        previousId: string | number;
+                        previousId: (string | number) & unknown;
                         /** @default null */
                         sentAt?: string | null;
                         /** @default null */
                         timestamp?: string | null;
                         /** @enum {unknown} */
                         type: "alias";
-                        userId: string | number;
+                        userId: (string | number) & unknown;
                     } | {
                         userId: unknown;
                     } | {
@@ -9249,14 +9249,14 @@ export interface operations {
                         messageId?: string | null;
                         /** @default null */
                         originalTimestamp?: string | null;
-                        previousId: string | number;
+                        previousId: (string | number) & unknown;
                         /** @default null */
                         sentAt?: string | null;
                         /** @default null */
                         timestamp?: string | null;
                         /** @enum {unknown} */
                         type: "alias";
-                        userId: string | number;
+                        userId: (string | number) & unknown;
                     } | {
                         userId: unknown;
                     } | {
